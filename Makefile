@@ -1,0 +1,111 @@
+# sluice - mail-gateway suite for Postfix.
+#
+#   make            build sluice-milter, sluice-policyd, sluice-keygen
+#   make check      install missing Debian packages, build, run all tests
+#   make asan       the same tests with AddressSanitizer and UBSan
+#   make demo       a private Postfix with both daemons, one mail through it
+#   make install    PREFIX (default /usr/local) and DESTDIR are honoured
+
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR  ?=
+BUILD    ?= build
+
+CC       ?= cc
+OPT      ?= -O2 -g
+WARN     := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
+            -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-format-nonliteral -Wvla -Wcast-qual -Wundef
+SANITIZE ?=
+CPPFLAGS += -D_GNU_SOURCE -Icommon -DSRCDIR=\"$(CURDIR)\"
+CFLAGS   += $(OPT) $(WARN) $(SANITIZE) -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
+
+PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
+CPPFLAGS += $(PKG_CFLAGS)
+LIBS_COMMON := -lhiredis -lconfig
+LIBS_MILTER := -lmilter -lpthread
+LIBS_CRYPTO := -lcrypto
+
+COMMON_SRC := $(wildcard common/*.c)
+POLICYD_SRC := $(wildcard policyd/*.c)
+MILTER_SRC := $(wildcard milter/*.c)
+UNIT_SRC := $(wildcard t/unit/test_*.c)
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+POLICYD_OBJ := $(POLICYD_SRC:%.c=$(BUILD)/%.o)
+MILTER_OBJ := $(MILTER_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
+
+PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
+
+.PHONY: all deps check unit integration asan demo demo-stop install clean
+
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libsluice.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/sluice-policyd: $(POLICYD_OBJ) $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON)
+
+$(BUILD)/sluice-milter: $(MILTER_OBJ) $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER) $(LIBS_COMMON)
+
+$(BUILD)/sluice-keygen: $(BUILD)/tools/sluice-keygen.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CRYPTO) $(LIBS_COMMON)
+
+# Unit tests link the whole common library plus the pure modules of the
+# daemons they test (policyd's request parser, for one).
+$(BUILD)/t/unit/%.o: CPPFLAGS += -Ipolicyd -Imilter
+UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ))
+$(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_COMMON)
+
+deps:
+	@sh tools/deps.sh
+
+unit: $(UNIT_BIN)
+	@sh t/run-unit.sh $(BUILD) $(UNIT_BIN)
+
+integration: $(PROGS)
+	@bash t/run-integration.sh $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@bash t/run-all.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    all build-asan-unit
+	@SLUICE_ASAN=1 bash t/run-all.sh build-asan
+
+build-asan-unit: $(UNIT_BIN)
+
+demo: deps all
+	@bash tools/demo.sh start $(BUILD)
+
+demo-stop:
+	@bash tools/demo.sh stop $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
+	test -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf || \
+	    install -m 0644 etc/sluice.conf $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf
+
+clean:
+	rm -rf build build-asan
+
+-include $(COMMON_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)

@@ -1,0 +1,460 @@
+/*
+ * config.c - the schema of sluice.conf: groups, keys, defaults, ranges.
+ *
+ * Each group has one function that lists its members (anything else is an
+ * error) and reads each with a typed reader from config_read.c. Defaults
+ * are set before reading, so the file only states what differs. Cross-key
+ * rules (a sentinel needs hosts, a DKIM key needs a selector) are checked
+ * here, where the whole group is in view.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_read.h"
+
+#define DAY 86400L
+
+static int
+set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = value ? strdup(value) : NULL;
+	return (value && *field == NULL) ? -1 : 0;
+}
+
+static int
+set_defaults(struct sluice_config *cfg)
+{
+	static const char *const private_nets[] = {
+		"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+		"::1/128", "fc00::/7", "fe80::/10", NULL
+	};
+	static const char *const trusted_nets[] = { "127.0.0.0/8", "::1/128", NULL };
+	char host[256];
+	struct net_cidr block;
+	const char *const *p;
+	int rc = 0;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	rc |= set_string(&cfg->user, "sluice");
+	rc |= set_string(&cfg->hostname, host);
+	strcpy(cfg->redis.host, "127.0.0.1");
+	cfg->redis.port = 6379;
+	cfg->redis.timeout_ms = 100;
+	rc |= set_string(&cfg->redis_prefix, "sluice:");
+	for (p = trusted_nets; *p; p++)
+		rc |= net_cidr_parse(*p, &block) | net_list_add(&cfg->trusted_networks, &block);
+
+	endpoint_parse("unix:/run/sluice/milter.sock", &cfg->milter.listen, NULL);
+	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
+	rc |= set_string(&cfg->milter.authserv_id, host);
+	cfg->milter.spf = cfg->milter.dkim_verify = cfg->milter.dmarc = true;
+
+	cfg->dkim.sign = true;
+	cfg->dkim.header_canon = cfg->dkim.body_canon = CANON_RELAXED;
+
+	endpoint_parse("unix:/run/sluice/policyd.sock", &cfg->policyd.listen, NULL);
+	rc |= set_string(&cfg->policyd.pid_file, "/run/sluice/sluice-policyd.pid");
+	cfg->policyd.fail_open = true;
+	cfg->policyd.max_connections = 4096;
+	cfg->policyd.idle_timeout = 600;
+	cfg->policyd.validate = VALIDATE_OFF;
+
+	cfg->policyd.greylist.enabled = true;
+	cfg->policyd.greylist.delay = 120;
+	cfg->policyd.greylist.retry_window = 2 * DAY;
+	cfg->policyd.greylist.auto_allowlist = 7 * DAY;
+	cfg->policyd.greylist.ipv4_prefix = 32;
+	cfg->policyd.greylist.ipv6_prefix = 128;
+	cfg->policyd.greylist.spf_bypass = true;
+	cfg->policyd.greylist.add_header = true;
+	for (p = private_nets; *p; p++)
+		rc |= net_cidr_parse(*p, &block)
+		    | net_list_add(&cfg->policyd.greylist.allow_networks, &block);
+	return rc ? -1 : 0;
+}
+
+static int
+default_string_list(struct strlist *list, const char *const *items)
+{
+	size_t n;
+
+	for (n = 0; items[n]; n++)
+		;
+	if ((list->items = calloc(n + 1, sizeof(char *))) == NULL)
+		return -1;
+	for (list->count = 0; list->count < n; list->count++)
+		if ((list->items[list->count] = strdup(items[list->count])) == NULL)
+			return -1;
+	return 0;
+}
+
+static int
+read_password_file(struct cfg_reader *rd, const config_setting_t *where,
+		   const char *path, char *out, size_t size)
+{
+	FILE *fp = fopen(path, "r");
+	size_t len;
+
+	if (fp == NULL)
+		return cfg_fail(rd, where, "password_file: %s: %s", path, strerror(errno));
+	if (fgets(out, (int)size, fp) == NULL)
+		out[0] = '\0';
+	fclose(fp);
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	if (len == 0 || len + 1 >= size)
+		return cfg_fail(rd, where, "password_file: %s: empty or longer than %zu characters",
+				   path, size - 2);
+	return 0;
+}
+
+static int
+read_sentinel(struct cfg_reader *rd, const config_setting_t *redis,
+	      struct redis_settings *rs)
+{
+	static const char *const members[] = { "master", "hosts", NULL };
+	const config_setting_t *g;
+	struct strlist hosts = { NULL, 0 };
+	char *master = NULL;
+	size_t i;
+	int rc = -1;
+
+	if (cfg_group(rd, redis, "sentinel", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_string(rd, g, "master", &master) < 0
+	    || cfg_read_strlist(rd, g, "hosts", NULL, false, &hosts) < 0)
+		goto out;
+	if (master == NULL || *master == '\0' || strlen(master) >= sizeof(rs->sentinel_master)) {
+		cfg_fail(rd, g, "sentinel: needs master = \"name\" (the name Sentinel monitors)");
+		goto out;
+	}
+	if (hosts.count == 0 || hosts.count > REDIS_MAX_SENTINELS) {
+		cfg_fail(rd, g, "sentinel: hosts needs 1 to %d \"host:port\" entries",
+			    REDIS_MAX_SENTINELS);
+		goto out;
+	}
+	strcpy(rs->sentinel_master, master);
+	for (i = 0; i < hosts.count; i++) {
+		struct endpoint ep;
+		char inet[300];
+
+		snprintf(inet, sizeof(inet), "inet:%s", hosts.items[i]);
+		if (endpoint_parse(inet, &ep, NULL) < 0) {
+			cfg_fail(rd, g, "sentinel: '%s' is not host:port", hosts.items[i]);
+			goto out;
+		}
+		strcpy(rs->sentinels[i].host, ep.host);
+		rs->sentinels[i].port = atoi(ep.port);
+	}
+	rs->sentinel_count = (int)hosts.count;
+	rc = 0;
+out:
+	free(master);
+	strlist_free(&hosts);
+	return rc;
+}
+
+static int
+read_redis(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
+{
+	static const char *const members[] = {
+		"host", "port", "socket", "db", "password_file", "timeout_ms",
+		"prefix", "sentinel", NULL
+	};
+	struct redis_settings *rs = &cfg->redis;
+	const config_setting_t *g;
+	char *host = NULL, *sock = NULL, *pwfile = NULL;
+	int rc = -1;
+
+	if (cfg_group(rd, root, "redis", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_string(rd, g, "host", &host) < 0
+	    || cfg_read_int(rd, g, "port", 1, 65535, &rs->port) < 0
+	    || cfg_read_string(rd, g, "socket", &sock) < 0
+	    || cfg_read_int(rd, g, "db", 0, 1000, &rs->db) < 0
+	    || cfg_read_string(rd, g, "password_file", &pwfile) < 0
+	    || cfg_read_int(rd, g, "timeout_ms", 1, 60000, &rs->timeout_ms) < 0
+	    || cfg_read_string(rd, g, "prefix", &cfg->redis_prefix) < 0
+	    || read_sentinel(rd, g, rs) < 0)
+		goto out;
+	if (host && (strlen(host) == 0 || strlen(host) >= sizeof(rs->host))) {
+		cfg_fail(rd, config_setting_get_member(g, "host"), "host: empty or too long");
+		goto out;
+	}
+	if (host)
+		strcpy(rs->host, host);
+	if (sock) {
+		if (sock[0] != '/' || strlen(sock) >= sizeof(rs->socket)) {
+			cfg_fail(rd, config_setting_get_member(g, "socket"),
+				    "socket: must be an absolute path under %zu characters",
+				    sizeof(rs->socket));
+			goto out;
+		}
+		strcpy(rs->socket, sock);
+	}
+	if (pwfile && read_password_file(rd, config_setting_get_member(g, "password_file"),
+					 pwfile, rs->password, sizeof(rs->password)) < 0)
+		goto out;
+	if (strlen(cfg->redis_prefix) > 64) {
+		cfg_fail(rd, config_setting_get_member(g, "prefix"), "prefix: longer than 64");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(host);
+	free(sock);
+	free(pwfile);
+	return rc;
+}
+
+static int
+read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
+{
+	static const char *const members[] = { "local", "relay", NULL };
+	const config_setting_t *g;
+
+	if (cfg_group(rd, root, "domains", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	return cfg_check_members(rd, g, members) < 0
+	    || cfg_read_strlist(rd, g, "local", cfg_check_domain, true, &cfg->local_domains) < 0
+	    || cfg_read_strlist(rd, g, "relay", cfg_check_domain, true, &cfg->relay_domains) < 0
+	    ? -1 : 0;
+}
+
+static int
+read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_conf *m)
+{
+	static const char *const members[] = {
+		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
+		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", NULL
+	};
+	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
+	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
+	const config_setting_t *g;
+	size_t i;
+
+	if (cfg_group(rd, root, "milter", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_endpoint(rd, g, "listen", &m->listen) < 0
+	    || cfg_read_string(rd, g, "pid_file", &m->pid_file) < 0
+	    || cfg_read_string(rd, g, "authserv_id", &m->authserv_id) < 0
+	    || cfg_read_bool(rd, g, "spf", &m->spf) < 0
+	    || cfg_read_bool(rd, g, "dkim_verify", &m->dkim_verify) < 0
+	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
+	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0)
+		return -1;
+	if (cfg_check_domain(m->authserv_id) != NULL)
+		return cfg_fail(rd, config_setting_get_member(g, "authserv_id"),
+				   "authserv_id: must be a host name");
+	for (i = 0; i < 3; i++) {
+		const char *why;
+
+		if (cfg_read_string(rd, g, copies[i], copy_fields[i]) < 0)
+			return -1;
+		if (*copy_fields[i] && (why = cfg_check_address(*copy_fields[i])) != NULL)
+			return cfg_fail(rd, config_setting_get_member(g, copies[i]),
+					   "%s: %s", copies[i], why);
+	}
+	return 0;
+}
+
+static int
+read_canon(struct cfg_reader *rd, const config_setting_t *g, const char *name,
+	   enum canon *out)
+{
+	char *value = NULL;
+	int rc = 0;
+
+	if (cfg_read_string(rd, g, name, &value) < 0)
+		return -1;
+	if (value == NULL)
+		return 0;
+	if (strcmp(value, "relaxed") == 0)
+		*out = CANON_RELAXED;
+	else if (strcmp(value, "simple") == 0)
+		*out = CANON_SIMPLE;
+	else
+		rc = cfg_fail(rd, config_setting_get_member(g, name),
+				 "%s: must be \"relaxed\" or \"simple\"", name);
+	free(value);
+	return rc;
+}
+
+static int
+read_dkim_key(struct cfg_reader *rd, const config_setting_t *e, struct dkim_key_conf *k)
+{
+	static const char *const members[] = { "domain", "selector", "key", NULL };
+	char where[600];
+	const char *why;
+
+	if (!config_setting_is_group(e))
+		return cfg_fail(rd, e, "keys: each entry must be { domain; selector; key; }");
+	if (cfg_check_members(rd, e, members) < 0
+	    || cfg_read_string(rd, e, "domain", &k->domain) < 0
+	    || cfg_read_string(rd, e, "selector", &k->selector) < 0
+	    || cfg_read_string(rd, e, "key", &k->key_path) < 0)
+		return -1;
+	if (!k->domain || !k->selector || !k->key_path)
+		return cfg_fail(rd, e, "keys: an entry needs domain, selector and key");
+	if ((why = cfg_check_domain(k->domain)) != NULL)
+		return cfg_fail(rd, e, "keys: domain '%s': %s", k->domain, why);
+	if (cfg_check_domain(k->selector) != NULL)
+		return cfg_fail(rd, e, "keys: selector '%s' is not a valid DNS label", k->selector);
+	if (k->key_path[0] != '/')
+		return cfg_fail(rd, e, "keys: key '%s' must be an absolute path", k->key_path);
+	snprintf(where, sizeof(where), "%s:%d",
+		 config_setting_source_file(e) ? config_setting_source_file(e) : rd->path,
+		 (int)config_setting_source_line(e));
+	return set_string(&k->source, where);
+}
+
+static int
+read_dkim(struct cfg_reader *rd, const config_setting_t *root, struct dkim_conf *d)
+{
+	static const char *const members[] = {
+		"sign", "header_canon", "body_canon", "headers", "oversign", "keys", NULL
+	};
+	const config_setting_t *g, *keys;
+	unsigned i, n;
+
+	if (cfg_group(rd, root, "dkim", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_bool(rd, g, "sign", &d->sign) < 0
+	    || read_canon(rd, g, "header_canon", &d->header_canon) < 0
+	    || read_canon(rd, g, "body_canon", &d->body_canon) < 0
+	    || cfg_read_strlist(rd, g, "headers", cfg_check_header_name, false, &d->headers) < 0
+	    || cfg_read_strlist(rd, g, "oversign", cfg_check_header_name, false, &d->oversign) < 0)
+		return -1;
+	if ((keys = config_setting_get_member(g, "keys")) == NULL)
+		return 0;
+	if (!config_setting_is_list(keys))
+		return cfg_fail(rd, keys, "keys: must be a list ( { ... }, ... )");
+	n = (unsigned)config_setting_length(keys);
+	if ((d->keys = calloc(n + 1, sizeof(*d->keys))) == NULL)
+		return cfg_fail(rd, keys, "keys: out of memory");
+	for (i = 0; i < n; i++) {
+		d->key_count = i + 1;
+		if (read_dkim_key(rd, config_setting_get_elem(keys, i), &d->keys[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
+{
+	static const char *const members[] = {
+		"user", "hostname", "redis", "domains", "trusted_networks",
+		"milter", "dkim", "policyd", NULL
+	};
+
+	return cfg_check_members(rd, root, members) < 0
+	    || cfg_read_string(rd, root, "user", &cfg->user) < 0
+	    || cfg_read_string(rd, root, "hostname", &cfg->hostname) < 0
+	    || read_redis(rd, root, cfg) < 0
+	    || read_domains(rd, root, cfg) < 0
+	    || cfg_read_netlist(rd, root, "trusted_networks", &cfg->trusted_networks) < 0
+	    || read_milter(rd, root, &cfg->milter) < 0
+	    || read_dkim(rd, root, &cfg->dkim) < 0
+	    || cfg_read_policyd(rd, root, &cfg->policyd) < 0
+	    ? -1 : 0;
+}
+
+struct sluice_config *
+config_load(const char *path, char *err, size_t errsize)
+{
+	static const char *const default_headers[] = {
+		"From", "Reply-To", "Subject", "Date", "To", "Cc", "Resent-Date",
+		"Resent-From", "Resent-To", "Resent-Cc", "In-Reply-To", "References",
+		"List-Id", "List-Help", "List-Unsubscribe", "List-Subscribe",
+		"List-Post", "List-Owner", "List-Archive", NULL
+	};
+	struct cfg_reader rd = { path, err, errsize };
+	struct sluice_config *cfg;
+	config_t lc;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
+		snprintf(err, errsize, "%s:0: out of memory", path);
+		return NULL;
+	}
+	config_init(&lc);
+	if (set_defaults(cfg) < 0 || set_string(&cfg->path, path) < 0
+	    || default_string_list(&cfg->dkim.headers, default_headers) < 0) {
+		snprintf(err, errsize, "%s:0: out of memory", path);
+		goto fail;
+	}
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errsize, "%s:0: cannot read: %s", path, strerror(errno));
+		else
+			snprintf(err, errsize, "%s:%d: %s",
+				 config_error_file(&lc) ? config_error_file(&lc) : path,
+				 config_error_line(&lc), config_error_text(&lc));
+		goto fail;
+	}
+	if (read_root(&rd, config_root_setting(&lc), cfg) < 0)
+		goto fail;
+	config_destroy(&lc);
+	return cfg;
+fail:
+	config_destroy(&lc);
+	config_free(cfg);
+	return NULL;
+}
+
+void
+config_free(struct sluice_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->user);
+	free(cfg->hostname);
+	free(cfg->redis_prefix);
+	strlist_free(&cfg->local_domains);
+	strlist_free(&cfg->relay_domains);
+	net_list_free(&cfg->trusted_networks);
+	free(cfg->milter.pid_file);
+	free(cfg->milter.authserv_id);
+	free(cfg->milter.always_bcc);
+	free(cfg->milter.incoming_copy);
+	free(cfg->milter.outgoing_copy);
+	strlist_free(&cfg->dkim.headers);
+	strlist_free(&cfg->dkim.oversign);
+	for (i = 0; i < cfg->dkim.key_count; i++) {
+		free(cfg->dkim.keys[i].domain);
+		free(cfg->dkim.keys[i].selector);
+		free(cfg->dkim.keys[i].key_path);
+		free(cfg->dkim.keys[i].source);
+	}
+	free(cfg->dkim.keys);
+	free(cfg->policyd.pid_file);
+	net_list_free(&cfg->policyd.greylist.allow_networks);
+	strlist_free(&cfg->policyd.greylist.allow_client_domains);
+	strlist_free(&cfg->policyd.greylist.allow_senders);
+	strlist_free(&cfg->policyd.greylist.allow_recipients);
+	free(cfg);
+}

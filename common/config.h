@@ -1,0 +1,119 @@
+/*
+ * config.h - sluice.conf, the one configuration file of both daemons.
+ *
+ * Interface:
+ *   config_load()  parses and validates the whole file (libconfig syntax)
+ *                  into a new struct sluice_config, with every default of
+ *                  the spec filled in. On error it returns NULL and writes
+ *                  "FILE:LINE: message" into err.
+ *   config_free()  releases one.
+ *
+ * Contract: a loaded config is complete and valid: every key is known,
+ * typed and in range (unknown keys are errors, so a typo never silently
+ * means "default"); durations are seconds; lists of networks are parsed;
+ * endpoints are parsed; the Redis password is read from password_file at
+ * load time (while still root). A config is immutable once loaded: a
+ * reload (SIGHUP) loads a new one and swaps it in only if it is valid.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "endpoint.h"
+#include "network.h"
+#include "redis.h"
+
+#define SLUICE_DEFAULT_CONFIG "/etc/sluice/sluice.conf"
+
+struct strlist {
+	char **items;
+	size_t count;
+};
+
+enum canon { CANON_RELAXED, CANON_SIMPLE };
+enum recipient_validation { VALIDATE_OFF, VALIDATE_LIST, VALIDATE_SMTP };
+
+struct dkim_key_conf {
+	char *domain;
+	char *selector;
+	char *key_path;
+	char *source;		/* "FILE:LINE" of the entry, for key errors */
+};
+
+struct greylist_conf {
+	bool enabled;
+	long delay;		/* seconds */
+	long retry_window;
+	long auto_allowlist;
+	int ipv4_prefix;
+	int ipv6_prefix;
+	bool spf_bypass;
+	bool add_header;
+	struct net_list allow_networks;
+	struct strlist allow_client_domains;
+	struct strlist allow_senders;	/* address, domain or /regex/ */
+	struct strlist allow_recipients;
+};
+
+struct milter_conf {
+	struct endpoint listen;
+	char *pid_file;
+	char *authserv_id;
+	bool spf;
+	bool dkim_verify;
+	bool dmarc;
+	bool dmarc_reject;
+	char *always_bcc;	/* NULL when unset */
+	char *incoming_copy;
+	char *outgoing_copy;
+};
+
+struct dkim_conf {
+	bool sign;
+	enum canon header_canon;
+	enum canon body_canon;
+	struct strlist headers;
+	struct strlist oversign;
+	struct dkim_key_conf *keys;
+	size_t key_count;
+};
+
+struct policyd_conf {
+	struct endpoint listen;
+	char *pid_file;
+	bool fail_open;
+	int max_connections;
+	long idle_timeout;	/* seconds a client may stay silent */
+	struct greylist_conf greylist;
+	enum recipient_validation validate;
+	int max_recipients;	/* 0: no limit */
+	bool require_reverse_dns;
+	bool enforce_sender_login;
+};
+
+struct sluice_config {
+	char *path;
+	char *user;		/* unprivileged user the daemons become */
+	char *hostname;		/* this host, for headers and logs */
+	struct redis_settings redis;
+	char *redis_prefix;
+	struct strlist local_domains;	/* main domain first */
+	struct strlist relay_domains;
+	struct net_list trusted_networks;
+	struct milter_conf milter;
+	struct dkim_conf dkim;
+	struct policyd_conf policyd;
+};
+
+struct sluice_config *config_load(const char *path, char *err, size_t errsize);
+void config_free(struct sluice_config *cfg);
+
+/* Parses "120", "120s", "2m", "3h", "2d" into seconds; -1 if malformed. */
+long config_parse_duration(const char *text);
+
+bool strlist_contains(const struct strlist *list, const char *item);
+void strlist_free(struct strlist *list);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * config_policyd.c - the policyd group of sluice.conf.
+ *
+ * Kept apart from config.c because it is the largest group and the one
+ * later checks extend (rate limits, recipient validation, relaying list).
+ * "ratelimit" and "relay" are reserved names: their shape belongs to the
+ * issues that implement them, so until then a non-empty value is refused
+ * with a clear message rather than accepted and ignored.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_read.h"
+
+#define DAY 86400L
+
+static int
+read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
+	      struct greylist_conf *gl)
+{
+	static const char *const members[] = {
+		"enabled", "delay", "retry_window", "auto_allowlist", "ipv4_prefix",
+		"ipv6_prefix", "spf_bypass", "add_header", "allow_networks",
+		"allow_client_domains", "allow_senders", "allow_recipients", NULL
+	};
+	const config_setting_t *g;
+
+	if (cfg_group(rd, policyd, "greylist", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_bool(rd, g, "enabled", &gl->enabled) < 0
+	    || cfg_read_duration(rd, g, "delay", 0, DAY, &gl->delay) < 0
+	    || cfg_read_duration(rd, g, "retry_window", 60, 30 * DAY, &gl->retry_window) < 0
+	    || cfg_read_duration(rd, g, "auto_allowlist", 60, 365 * DAY, &gl->auto_allowlist) < 0
+	    || cfg_read_int(rd, g, "ipv4_prefix", 8, 32, &gl->ipv4_prefix) < 0
+	    || cfg_read_int(rd, g, "ipv6_prefix", 16, 128, &gl->ipv6_prefix) < 0
+	    || cfg_read_bool(rd, g, "spf_bypass", &gl->spf_bypass) < 0
+	    || cfg_read_bool(rd, g, "add_header", &gl->add_header) < 0
+	    || cfg_read_netlist(rd, g, "allow_networks", &gl->allow_networks) < 0
+	    || cfg_read_strlist(rd, g, "allow_client_domains", cfg_check_domain, true,
+				   &gl->allow_client_domains) < 0
+	    || cfg_read_strlist(rd, g, "allow_senders", cfg_check_pattern, false,
+				   &gl->allow_senders) < 0
+	    || cfg_read_strlist(rd, g, "allow_recipients", cfg_check_pattern, false,
+				   &gl->allow_recipients) < 0)
+		return -1;
+	if (gl->delay >= gl->retry_window)
+		return cfg_fail(rd, g, "greylist: delay must be shorter than retry_window");
+	return 0;
+}
+
+static int
+read_recipients(struct cfg_reader *rd, const config_setting_t *policyd,
+		struct policyd_conf *p)
+{
+	static const char *const members[] = { "validate", NULL };
+	const config_setting_t *g;
+	char *mode = NULL;
+	int rc = 0;
+
+	if (cfg_group(rd, policyd, "recipients", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_string(rd, g, "validate", &mode) < 0)
+		return -1;
+	if (mode == NULL || strcmp(mode, "off") == 0)
+		p->validate = VALIDATE_OFF;
+	else if (strcmp(mode, "list") == 0)
+		p->validate = VALIDATE_LIST;
+	else if (strcmp(mode, "smtp") == 0)
+		p->validate = VALIDATE_SMTP;
+	else
+		rc = cfg_fail(rd, config_setting_get_member(g, "validate"),
+				 "validate: must be \"off\", \"list\" or \"smtp\"");
+	free(mode);
+	return rc;
+}
+
+static int
+refuse_reserved(struct cfg_reader *rd, const config_setting_t *policyd, const char *name)
+{
+	const config_setting_t *s = config_setting_get_member(policyd, name);
+
+	if (s && (config_setting_is_aggregate(s) == CONFIG_FALSE || config_setting_length(s) > 0))
+		return cfg_fail(rd, s, "%s: not supported by this version of sluice", name);
+	return 0;
+}
+
+int
+cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
+		    struct policyd_conf *p)
+{
+	static const char *const members[] = {
+		"listen", "pid_file", "fail_open", "max_connections", "idle_timeout",
+		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
+		"require_reverse_dns", "enforce_sender_login", NULL
+	};
+	const config_setting_t *g;
+
+	if (cfg_group(rd, root, "policyd", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	return cfg_check_members(rd, g, members) < 0
+	    || cfg_read_endpoint(rd, g, "listen", &p->listen) < 0
+	    || cfg_read_string(rd, g, "pid_file", &p->pid_file) < 0
+	    || cfg_read_bool(rd, g, "fail_open", &p->fail_open) < 0
+	    || cfg_read_int(rd, g, "max_connections", 1, 100000, &p->max_connections) < 0
+	    || cfg_read_duration(rd, g, "idle_timeout", 10, DAY, &p->idle_timeout) < 0
+	    || read_greylist(rd, g, &p->greylist) < 0
+	    || refuse_reserved(rd, g, "ratelimit") < 0
+	    || read_recipients(rd, g, p) < 0
+	    || refuse_reserved(rd, g, "relay") < 0
+	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
+	    || cfg_read_bool(rd, g, "require_reverse_dns", &p->require_reverse_dns) < 0
+	    || cfg_read_bool(rd, g, "enforce_sender_login", &p->enforce_sender_login) < 0
+	    ? -1 : 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * config_read.h - typed readers over libconfig settings, for config.c.
+ *
+ * Interface: each reader looks up one member of a group; an absent member
+ * leaves *out at its default and succeeds; a present member of the wrong
+ * type or out of range fails with "FILE:LINE: name: reason" in the reader's
+ * error buffer. cfg_check_members() refuses members not in a list,
+ * which is what makes a misspelt key an error instead of a silent default.
+ */
+#ifndef SLUICE_CONFIG_READ_H
+#define SLUICE_CONFIG_READ_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+struct cfg_reader {
+	const char *path;	/* the main file, when a setting has none */
+	char *err;
+	size_t errsize;
+};
+
+int cfg_fail(struct cfg_reader *rd, const config_setting_t *where,
+		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cfg_check_members(struct cfg_reader *rd, const config_setting_t *group,
+			 const char *const *allowed);
+/* A group member that must be a group; NULL (and no error) when absent. */
+int cfg_group(struct cfg_reader *rd, const config_setting_t *parent,
+		 const char *name, const config_setting_t **out);
+
+int cfg_read_bool(struct cfg_reader *rd, const config_setting_t *group,
+		     const char *name, bool *out);
+int cfg_read_int(struct cfg_reader *rd, const config_setting_t *group,
+		    const char *name, long min, long max, int *out);
+int cfg_read_duration(struct cfg_reader *rd, const config_setting_t *group,
+			 const char *name, long min, long max, long *out);
+int cfg_read_string(struct cfg_reader *rd, const config_setting_t *group,
+		       const char *name, char **out);
+
+/* What a list member must look like; each returns NULL or a reason. */
+typedef const char *(*cfg_item_check)(const char *item);
+const char *cfg_check_domain(const char *item);
+const char *cfg_check_address(const char *item);
+const char *cfg_check_pattern(const char *item);	/* address, domain, /re/ */
+const char *cfg_check_header_name(const char *item);
+
+int cfg_read_strlist(struct cfg_reader *rd, const config_setting_t *group,
+			const char *name, cfg_item_check check, bool lowercase,
+			struct strlist *out);
+int cfg_read_netlist(struct cfg_reader *rd, const config_setting_t *group,
+			const char *name, struct net_list *out);
+int cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,
+			 const char *name, struct endpoint *out);
+
+/* The policyd group, in config_policyd.c. */
+int cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
+			struct policyd_conf *p);
+
+#endif

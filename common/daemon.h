@@ -1,0 +1,40 @@
+/*
+ * daemon.h - what both daemons do the same way around their main loop.
+ *
+ * Interface:
+ *   daemon_parse_args()  -c FILE, -f, -t, -V, -h; prints usage or the
+ *                        version and exits for -h, -V and bad usage.
+ *   daemon_load_config() loads the config; with -t prints "valid" or
+ *                        "FILE:LINE: message" and exits 0 or 1.
+ *   daemon_detach()      into the background unless -f.
+ *   daemon_write_pidfile(), daemon_drop_privileges() (run as root only:
+ *                        setgroups, setgid, setuid to the config's user,
+ *                        and a check that root cannot be regained).
+ *
+ * Contract: errors come back as -1 with a message in err; nothing here
+ * exits except the argument and -t handling, which is what a command-line
+ * tool is expected to do.
+ */
+#ifndef SLUICE_DAEMON_H
+#define SLUICE_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct daemon_args {
+	const char *config_path;
+	bool foreground;
+	bool check_only;
+};
+
+void daemon_parse_args(int argc, char **argv, const char *progname,
+		       struct daemon_args *out);
+struct sluice_config *daemon_load_config(const struct daemon_args *args);
+int daemon_detach(char *err, size_t errsize);
+int daemon_write_pidfile(const char *path, char *err, size_t errsize);
+void daemon_remove_pidfile(const char *path);
+int daemon_drop_privileges(const char *user, char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * log.h - one key=value line per decision, to syslog (facility mail) and,
+ * in foreground mode, to stderr as well.
+ *
+ * Interface:
+ *   log_open()     ident ("sluice-policyd") and whether to copy to stderr.
+ *   log_msg()      printf-style, with a syslog priority.
+ *   struct logline and logline_*(): build one decision line piece by
+ *                  piece ("4F1A2B3C: greylist=defer client=...") in a fixed
+ *                  buffer, then log_line() writes it.
+ *
+ * Contract: values that come from the network are sanitized (control
+ * characters, spaces and '=' inside a value become '?'), so a hostile
+ * HELO name or address cannot forge fields or lines. A line that does not
+ * fit is truncated with "..." rather than dropped. Thread-safe: syslog()
+ * and one fprintf() per line are atomic enough for line-oriented logs.
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <syslog.h>
+
+void log_open(const char *ident, bool also_stderr);
+void log_msg(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_error(...)	log_msg(LOG_ERR, __VA_ARGS__)
+
+#define LOGLINE_MAX 2048
+
+struct logline {
+	char buf[LOGLINE_MAX];
+	size_t len;
+	bool truncated;
+};
+
+/* Starts a line with "QUEUEID:" or "NOQUEUE:" (Postfix's own word). */
+void logline_start(struct logline *line, const char *queue_id);
+/* key=value with the value sanitized; NULL or "" value gives key= */
+void logline_add(struct logline *line, const char *key, const char *value);
+/* key=<value>, as Postfix writes envelope addresses */
+void logline_add_addr(struct logline *line, const char *key, const char *addr);
+/* key=value with a printf-formatted value (trusted text, not sanitized) */
+void logline_addf(struct logline *line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* client=name[addr] */
+void logline_add_client(struct logline *line, const char *name, const char *addr);
+/* Appends another line's fields (built with the calls above). */
+void logline_concat(struct logline *line, const struct logline *more);
+void log_line(int priority, const struct logline *line);
+
+/* Copies src into dst with the same sanitizing as logline_add. */
+void log_sanitize(char *dst, size_t size, const char *src);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * redis.h - a blocking Redis client for one thread, on hiredis.
+ *
+ * Interface:
+ *   redis_client_new()   remembers the settings; does not connect.
+ *   redis_command()      runs one command (printf-style as redisCommand),
+ *   redis_command_argv() or one argv vector; connects on demand.
+ *   redis_eval()         EVALSHA of a script, with SCRIPT LOAD and one retry
+ *                        when Redis answers NOSCRIPT (after a restart or a
+ *                        failover the script cache is empty).
+ *   redis_client_error() why the last call returned NULL.
+ *
+ * Contract:
+ *   - Every call is bounded by timeout_ms, for connect and for each reply.
+ *   - On a connection failure the client backs off (100 ms doubling to 5 s)
+ *     and fails at once until the back-off has run out, so a daemon whose
+ *     Redis is down answers in microseconds, not in timeout_ms per request.
+ *     Recovery needs no action: the next call after the back-off reconnects.
+ *   - With sentinel hosts, the primary is asked of each sentinel in turn
+ *     (SENTINEL get-master-addr-by-name) and accepted only when ROLE says
+ *     "master"; a connection error or a READONLY reply (we talk to a demoted
+ *     primary) drops the connection and discovery runs again.
+ *   - After connecting: AUTH with the password (if any), SELECT db (if not 0).
+ *   - Error replies (type REDIS_REPLY_ERROR) are returned to the caller as
+ *     replies, not as NULL; the caller frees every reply with
+ *     freeReplyObject().
+ *   - One client belongs to one thread; nothing here is shared.
+ */
+#ifndef SLUICE_REDIS_H
+#define SLUICE_REDIS_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+#define REDIS_MAX_SENTINELS 8
+
+struct redis_settings {
+	char host[256];		/* "" when socket is used */
+	int port;
+	char socket[108];	/* unix socket path, "" for TCP */
+	int db;
+	char password[256];	/* "" for none; read from password_file */
+	int timeout_ms;
+	char sentinel_master[128];	/* "" without Sentinel */
+	int sentinel_count;
+	struct {
+		char host[256];
+		int port;
+	} sentinels[REDIS_MAX_SENTINELS];
+};
+
+struct redis_script {
+	const char *source;
+	char sha1[41];		/* filled on first use */
+};
+
+struct redis_client;
+
+struct redis_client *redis_client_new(const struct redis_settings *settings);
+void redis_client_free(struct redis_client *client);
+
+redisReply *redis_command(struct redis_client *client, const char *fmt, ...);
+redisReply *redis_command_argv(struct redis_client *client, int argc,
+			       const char **argv, const size_t *argvlen);
+redisReply *redis_eval(struct redis_client *client, struct redis_script *script,
+		       int nkeys, const char **keys, int nargs, const char **args);
+
+const char *redis_client_error(const struct redis_client *client);
+/* Drop the connection now (used after a failover or in tests). */
+void redis_client_disconnect(struct redis_client *client);
+
+#endif

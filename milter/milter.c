@@ -1,0 +1,415 @@
+/*
+ * milter.c - libmilter callbacks and the state they keep.
+ *
+ * libmilter runs one thread per SMTP connection. What is shared between
+ * threads is only the current config, behind config_lock, reference
+ * counted: a connection takes a reference at connect and drops it at
+ * close, so a reload never frees a config a message is still using, and
+ * no callback takes a lock after connect. Everything else lives in the
+ * connection's private data.
+ *
+ * Postfix facts this code relies on (see NOTES.md): xxfi_close may be the
+ * only callback (private data may be NULL); xxfi_abort ends a message,
+ * not the connection, and excludes xxfi_eom; the queue ID macro "i" may
+ * not exist before the first accepted RCPT, so it is read again at end of
+ * message; modifications are allowed only in xxfi_eom.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "endpoint.h"
+#include "log.h"
+#include "milter.h"
+#include "module.h"
+
+struct config_ref {
+	struct sluice_config *cfg;
+	int refs;
+};
+
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct config_ref *current_config;	/* guarded by config_lock */
+static int open_sessions;			/* guarded by config_lock */
+static unsigned long milter_actions;	/* set in milter_open, before threads */
+
+static void
+config_ref_drop(struct config_ref *ref)
+{
+	/* config_lock held */
+	if (--ref->refs == 0) {
+		config_free(ref->cfg);
+		free(ref);
+	}
+}
+
+void
+milter_config_swap(struct sluice_config *cfg)
+{
+	struct config_ref *ref = calloc(1, sizeof(*ref));
+
+	if (ref == NULL) {
+		log_error("reload: out of memory, keeping the running configuration");
+		config_free(cfg);
+		return;
+	}
+	ref->cfg = cfg;
+	ref->refs = 1;		/* the core's own reference */
+	pthread_mutex_lock(&config_lock);
+	if (current_config)
+		config_ref_drop(current_config);
+	current_config = ref;
+	pthread_mutex_unlock(&config_lock);
+}
+
+void
+milter_config_release(void)
+{
+	pthread_mutex_lock(&config_lock);
+	if (current_config)
+		config_ref_drop(current_config);
+	current_config = NULL;
+	pthread_mutex_unlock(&config_lock);
+}
+
+int
+milter_sessions(void)
+{
+	int n;
+
+	pthread_mutex_lock(&config_lock);
+	n = open_sessions;
+	pthread_mutex_unlock(&config_lock);
+	return n;
+}
+
+/* Per-connection private data: the public part modules see, plus ours. */
+struct session {
+	struct milter_conn conn;
+	struct config_ref *ref;
+	struct milter_msg msg;
+};
+
+static struct session *
+session_of(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+static void
+message_end(struct session *s)
+{
+	size_t i;
+
+	if (s->conn.msg == NULL)
+		return;
+	for (i = 0; milter_modules[i]; i++)
+		if (s->msg.state[i] && milter_modules[i]->msg_free)
+			milter_modules[i]->msg_free(s->msg.state[i]);
+	memset(&s->msg, 0, sizeof(s->msg));
+	s->conn.msg = NULL;
+}
+
+static void
+copy_macro(SMFICTX *ctx, const char *name, char *dst, size_t size)
+{
+	const char *v = smfi_getsymval(ctx, (char *)(uintptr_t)name);
+
+	if (v && *v)
+		snprintf(dst, size, "%s", v);
+}
+
+static void
+sockaddr_text(const struct sockaddr *sa, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+			  (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+			  (socklen_t)size);
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct net_addr addr;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	pthread_mutex_lock(&config_lock);
+	s->ref = current_config;
+	s->ref->refs++;
+	open_sessions++;
+	pthread_mutex_unlock(&config_lock);
+	s->conn.cfg = s->ref->cfg;
+	snprintf(s->conn.client_name, sizeof(s->conn.client_name), "%s",
+		 hostname ? hostname : "unknown");
+	sockaddr_text((const struct sockaddr *)hostaddr, s->conn.client_addr,
+		      sizeof(s->conn.client_addr));
+	s->conn.trusted_network = net_addr_parse(s->conn.client_addr, &addr) == 0
+	    && net_list_contains(&s->conn.cfg->trusted_networks, &addr);
+	smfi_setpriv(ctx, s);
+	return SMFIS_CONTINUE;
+}
+
+enum stage { STAGE_ENVFROM, STAGE_ENVRCPT, STAGE_HEADER, STAGE_EOH, STAGE_BODY, STAGE_EOM };
+
+struct stage_args {
+	const char *rcpt;
+	const char *name, *value;
+	const unsigned char *chunk;
+	size_t len;
+	struct logline *line;
+};
+
+/* Runs one stage's hook of every module, in registry order; the first
+ * answer other than SMFIS_CONTINUE ends the stage and goes to Postfix. */
+static sfsistat
+run_stage(SMFICTX *ctx, struct session *s, enum stage stage, const struct stage_args *a)
+{
+	size_t i;
+
+	for (i = 0; milter_modules[i]; i++) {
+		const struct milter_module *m = milter_modules[i];
+		void **st = &s->msg.state[i];
+		sfsistat r = SMFIS_CONTINUE;
+
+		switch (stage) {
+		case STAGE_ENVFROM:
+			if (m->envfrom) r = m->envfrom(ctx, &s->conn, st);
+			break;
+		case STAGE_ENVRCPT:
+			if (m->envrcpt) r = m->envrcpt(ctx, &s->conn, st, a->rcpt);
+			break;
+		case STAGE_HEADER:
+			if (m->header) r = m->header(ctx, &s->conn, st, a->name, a->value);
+			break;
+		case STAGE_EOH:
+			if (m->eoh) r = m->eoh(ctx, &s->conn, st);
+			break;
+		case STAGE_BODY:
+			if (m->body) r = m->body(ctx, &s->conn, st, a->chunk, a->len);
+			break;
+		case STAGE_EOM:
+			if (m->eom) r = m->eom(ctx, &s->conn, st, a->line);
+			break;
+		}
+		if (r != SMFIS_CONTINUE)
+			return r;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct session *s = session_of(ctx);
+	struct stage_args a = { 0 };
+	struct address from;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	message_end(s);		/* a new MAIL FROM after RSET */
+	s->conn.msg = &s->msg;
+	copy_macro(ctx, "i", s->msg.queue_id, sizeof(s->msg.queue_id));
+	copy_macro(ctx, "{auth_authen}", s->msg.auth_user, sizeof(s->msg.auth_user));
+	if (argv[0] && address_parse(argv[0], &from, NULL) == 0)
+		snprintf(s->msg.from, sizeof(s->msg.from), "%s", from.full);
+	s->msg.outbound = s->conn.trusted_network || s->msg.auth_user[0] != '\0';
+	return run_stage(ctx, s, STAGE_ENVFROM, &a);
+}
+
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct session *s = session_of(ctx);
+	struct stage_args a = { .rcpt = argv[0] };
+	sfsistat r;
+
+	if (s == NULL || s->conn.msg == NULL)
+		return SMFIS_TEMPFAIL;
+	if ((r = run_stage(ctx, s, STAGE_ENVRCPT, &a)) == SMFIS_CONTINUE)
+		s->msg.rcpt_count++;
+	return r;
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct session *s = session_of(ctx);
+	struct stage_args a = { .name = name, .value = value };
+
+	if (s == NULL || s->conn.msg == NULL)
+		return SMFIS_TEMPFAIL;
+	return run_stage(ctx, s, STAGE_HEADER, &a);
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct session *s = session_of(ctx);
+	struct stage_args a = { 0 };
+
+	if (s == NULL || s->conn.msg == NULL)
+		return SMFIS_TEMPFAIL;
+	return run_stage(ctx, s, STAGE_EOH, &a);
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct session *s = session_of(ctx);
+	struct stage_args a = { .chunk = chunk, .len = len };
+
+	if (s == NULL || s->conn.msg == NULL)
+		return SMFIS_TEMPFAIL;
+	return run_stage(ctx, s, STAGE_BODY, &a);
+}
+
+static const char *
+stage_result_name(sfsistat r)
+{
+	switch (r) {
+	case SMFIS_CONTINUE:
+	case SMFIS_ACCEPT:
+		return "accept";
+	case SMFIS_REJECT:
+		return "reject";
+	case SMFIS_DISCARD:
+		return "discard";
+	case SMFIS_TEMPFAIL:
+		return "tempfail";
+	default:
+		return "other";
+	}
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct session *s = session_of(ctx);
+	struct logline line, verdicts;
+	struct stage_args a = { .line = &verdicts };
+	sfsistat r;
+
+	if (s == NULL || s->conn.msg == NULL)
+		return SMFIS_TEMPFAIL;
+	/* The queue ID may only be known now (see the comment at the top). */
+	copy_macro(ctx, "i", s->msg.queue_id, sizeof(s->msg.queue_id));
+	verdicts.len = 0;
+	verdicts.buf[0] = '\0';
+	verdicts.truncated = false;
+	r = run_stage(ctx, s, STAGE_EOM, &a);
+	logline_start(&line, s->msg.queue_id);
+	logline_add(&line, "milter", stage_result_name(r));
+	logline_add_client(&line, s->conn.client_name, s->conn.client_addr);
+	logline_add_addr(&line, "from", s->msg.from);
+	logline_addf(&line, "nrcpt", "%u", s->msg.rcpt_count);
+	logline_add(&line, "direction", s->msg.outbound ? "outbound" : "inbound");
+	if (s->msg.auth_user[0])
+		logline_add(&line, "sasl_username", s->msg.auth_user);
+	logline_concat(&line, &verdicts);
+	log_line(LOG_INFO, &line);
+	message_end(s);
+	return r;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct session *s = session_of(ctx);
+
+	if (s)
+		message_end(s);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct session *s = session_of(ctx);
+
+	if (s == NULL)
+		return SMFIS_CONTINUE;	/* close may be the only callback */
+	message_end(s);
+	smfi_setpriv(ctx, NULL);
+	pthread_mutex_lock(&config_lock);
+	config_ref_drop(s->ref);
+	open_sessions--;
+	pthread_mutex_unlock(&config_lock);
+	free(s);
+	return SMFIS_CONTINUE;
+}
+
+/*
+ * Ask Postfix only for what we use: fewer macros and no HELO, unknown
+ * command or DATA callbacks means fewer round trips per message. Header
+ * values with their leading space are what DKIM canonicalization needs.
+ */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+	     unsigned long f2, unsigned long f3, unsigned long *pf0,
+	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
+
+	(void)f2;
+	(void)f3;
+	*pf0 = f0 & milter_actions;
+	*pf1 = f1 & want;
+	*pf2 = *pf3 = 0;
+	smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)(uintptr_t)"j {daemon_name} {client_addr} {client_name}");
+	smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)(uintptr_t)"i {auth_type} {auth_authen} {mail_addr}");
+	smfi_setsymlist(ctx, SMFIM_ENVRCPT, (char *)(uintptr_t)"i {rcpt_addr}");
+	smfi_setsymlist(ctx, SMFIM_EOM, (char *)(uintptr_t)"i");
+	return SMFIS_CONTINUE;
+}
+
+int
+milter_open(const struct sluice_config *cfg, char *err, size_t errsize)
+{
+	static struct smfiDesc desc = {
+		.xxfi_name = (char *)(uintptr_t)"sluice-milter",
+		.xxfi_version = SMFI_VERSION,
+		.xxfi_connect = cb_connect,
+		.xxfi_envfrom = cb_envfrom,
+		.xxfi_envrcpt = cb_envrcpt,
+		.xxfi_header = cb_header,
+		.xxfi_eoh = cb_eoh,
+		.xxfi_body = cb_body,
+		.xxfi_eom = cb_eom,
+		.xxfi_abort = cb_abort,
+		.xxfi_close = cb_close,
+		.xxfi_negotiate = cb_negotiate,
+	};
+	char conn[sizeof(cfg->milter.listen.path) + 300];
+	size_t i;
+
+	desc.xxfi_flags = SMFIF_SETSYMLIST;
+	for (i = 0; milter_modules[i]; i++)
+		desc.xxfi_flags |= milter_modules[i]->flags;
+	milter_actions = desc.xxfi_flags;
+	if (i > MILTER_MODULES_MAX) {
+		snprintf(err, errsize, "more modules than MILTER_MODULES_MAX");
+		return -1;
+	}
+	if (endpoint_to_milter(&cfg->milter.listen, conn, sizeof(conn)) < 0
+	    || smfi_register(desc) == MI_FAILURE || smfi_setconn(conn) == MI_FAILURE
+	    || smfi_opensocket(true) == MI_FAILURE) {
+		snprintf(err, errsize, "cannot listen on %s (see the log)", conn);
+		return -1;
+	}
+	if (cfg->milter.listen.kind == ENDPOINT_UNIX && chmod(cfg->milter.listen.path, 0666) < 0) {
+		snprintf(err, errsize, "chmod %s failed", cfg->milter.listen.path);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * milter.h - sluice-milter's core: libmilter callbacks, state, config.
+ *
+ * Interface:
+ *   milter_open()         registers the callbacks and opens the listening
+ *                         socket (as root, before the privilege drop).
+ *   milter_config_swap()  makes cfg the config of new connections; the
+ *                         old one is freed when its last connection ends.
+ *   milter_sessions()     connections now open (for a graceful stop).
+ *   milter_config_release() drops the core's own reference at exit.
+ */
+#ifndef SLUICE_MILTER_H
+#define SLUICE_MILTER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+int milter_open(const struct sluice_config *cfg, char *err, size_t errsize);
+void milter_config_swap(struct sluice_config *cfg);
+void milter_config_release(void);
+int milter_sessions(void);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * module.h - the interface of sluice-milter's modules.
+ *
+ * A module (DKIM signing, verification, address rules, ...) is one file
+ * that exports one struct milter_module; modules.c lists them all in one
+ * array, in the order they run at each stage. The core (milter.c) owns
+ * the libmilter callbacks and the per-connection and per-message state,
+ * and calls every module's hook for the stage; the first hook that
+ * returns something other than SMFIS_CONTINUE ends that stage and its
+ * answer goes to Postfix.
+ *
+ * Lifetimes (the libmilter rules the core enforces for every module):
+ *   - struct milter_conn lives from xxfi_connect to xxfi_close, and holds
+ *     one reference to the config that was current at connect, so a
+ *     SIGHUP never changes the rules under a message in flight.
+ *   - struct milter_msg lives from MAIL FROM to end of message or abort;
+ *     msg_free() is called for each module with state, on both paths.
+ *   - Modifications (headers, recipients) are allowed in eom() only.
+ * Hooks may be NULL.
+ */
+#ifndef SLUICE_MILTER_MODULE_H
+#define SLUICE_MILTER_MODULE_H
+
+#include <libmilter/mfapi.h>
+#include <stdbool.h>
+
+#include "address.h"
+#include "config.h"
+#include "log.h"
+
+#define MILTER_MODULES_MAX 16
+
+struct milter_conn {
+	const struct sluice_config *cfg;
+	char client_addr[64];		/* "192.0.2.7", "" if unknown */
+	char client_name[256];		/* Postfix's verified name or "unknown" */
+	bool trusted_network;		/* client in trusted_networks */
+	struct milter_msg *msg;		/* NULL outside a transaction */
+};
+
+struct milter_msg {
+	char queue_id[32];
+	char from[ADDRESS_MAX + 1];	/* envelope sender, "" for <> */
+	char auth_user[256];		/* SASL login, "" if none */
+	unsigned rcpt_count;
+	bool outbound;			/* trusted network or authenticated */
+	void *state[MILTER_MODULES_MAX];	/* one slot per module */
+};
+
+struct milter_module {
+	const char *name;
+	unsigned long flags;	/* SMFIF_* modifications it makes */
+	sfsistat (*envfrom)(SMFICTX *ctx, struct milter_conn *conn, void **state);
+	sfsistat (*envrcpt)(SMFICTX *ctx, struct milter_conn *conn, void **state,
+			    const char *rcpt);
+	sfsistat (*header)(SMFICTX *ctx, struct milter_conn *conn, void **state,
+			   const char *name, const char *value);
+	sfsistat (*eoh)(SMFICTX *ctx, struct milter_conn *conn, void **state);
+	sfsistat (*body)(SMFICTX *ctx, struct milter_conn *conn, void **state,
+			 const unsigned char *chunk, size_t len);
+	/* May modify the message; adds its verdict to the message's log line. */
+	sfsistat (*eom)(SMFICTX *ctx, struct milter_conn *conn, void **state,
+			struct logline *line);
+	void (*msg_free)(void *state);
+};
+
+/* The registry, NULL-terminated, in modules.c. */
+extern const struct milter_module *const milter_modules[];
+
+#endif

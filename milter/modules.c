@@ -1,0 +1,15 @@
+/*
+ * modules.c - the registry of milter modules, in the order they run.
+ *
+ * Address rules first (a forbidden sender is refused before we spend a
+ * DNS query on it), then verification, then the modules that change the
+ * message (recipients, then DKIM signing last, so that the signature
+ * covers the headers the others added).
+ */
+#include <stddef.h>
+
+#include "module.h"
+
+const struct milter_module *const milter_modules[] = {
+	NULL
+};

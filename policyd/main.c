@@ -1,0 +1,61 @@
+/*
+ * main.c - sluice-policyd: Postfix policy delegation server.
+ *
+ * Start-up order: arguments, config (exit on -t), listening socket and
+ * file limit as root, background, pid file, privilege drop, then serve.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "server.h"
+#include "version.h"
+
+/* Each connection is one descriptor; leave room for Redis and logging. */
+static void
+raise_file_limit(int connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want && geteuid() == 0)
+		rl.rlim_max = want;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+		log_warning("file limit %lu is below max_connections + 64",
+			    (unsigned long)rl.rlim_cur);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_args args;
+	struct sluice_config *cfg;
+	char err[1024], where[400];
+	int fd;
+
+	daemon_parse_args(argc, argv, "sluice-policyd", &args);
+	if ((cfg = daemon_load_config(&args)) == NULL)
+		return 1;
+	log_open("sluice-policyd", args.foreground);
+	endpoint_format(&cfg->policyd.listen, where, sizeof(where));
+	raise_file_limit(cfg->policyd.max_connections);
+	if ((fd = endpoint_listen(&cfg->policyd.listen, 1024, err, sizeof(err))) < 0) {
+		log_error("cannot listen: %s", err);
+		return 1;
+	}
+	if ((!args.foreground && daemon_detach(err, sizeof(err)) < 0)
+	    || daemon_write_pidfile(cfg->policyd.pid_file, err, sizeof(err)) < 0
+	    || daemon_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
+		log_error("start-up: %s", err);
+		return 1;
+	}
+	log_info("sluice-policyd %s listening on %s", SLUICE_VERSION, where);
+	return server_run(cfg, args.config_path, fd);
+}

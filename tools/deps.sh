@@ -1,0 +1,35 @@
+#!/bin/sh
+# deps.sh - install the Debian packages sluice builds and tests with,
+# only those that are missing, with one "apt-get update" before.
+set -eu
+PKGS="build-essential pkg-config libmilter-dev libspf2-dev libopendkim-dev
+libopendmarc-dev libhiredis-dev libconfig-dev libssl-dev libcmocka-dev
+postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
+python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey
+iproute2 procps util-linux passwd"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*" installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: missing packages:$missing (run as root to install)" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	# Postfix asks which kind of mail system this is; we configure our own.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		debconf-set-selections
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi
+# The daemons drop root to this user after binding their sockets.
+if ! getent passwd sluice >/dev/null; then
+	[ "$(id -u)" -ne 0 ] || useradd --system --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin sluice
+fi
