@@ -34,14 +34,12 @@
  *   - Everything lives in struct redis_client; one client per thread.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "redis.h"
@@ -53,7 +51,7 @@
 struct redis_client {
 	struct redis_settings set;
 	redisContext *ctx;		/* NULL when not connected */
-	char where[300];		/* "host:port" or socket path of ctx */
+	char where[320];		/* "redis host:port" or "redis /path" */
 	int backoff_ms;			/* 0 when the last attempt went well */
 	int64_t retry_at;		/* monotonic ms; no attempt before this */
 	char cause[1024];		/* the failure that started the back-off */
@@ -84,15 +82,17 @@ format(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The peer as error messages name it: "redis 10.0.0.1:6379". */
 static void
-describe(char *buf, size_t size, const char *host, int port, const char *path)
+describe(char *buf, size_t size, const char *kind, const char *host, int port,
+	 const char *path)
 {
 	if (path && *path)
-		format(buf, size, "%s", path);
+		format(buf, size, "%s %s", kind, path);
 	else if (strchr(host, ':'))
-		format(buf, size, "[%s]:%d", host, port);
+		format(buf, size, "%s [%s]:%d", kind, host, port);
 	else
-		format(buf, size, "%s:%d", host, port);
+		format(buf, size, "%s %s:%d", kind, host, port);
 }
 
 static struct timeval
@@ -129,15 +129,12 @@ is_error(const redisReply *reply, const char *prefix)
  * without a FIN is noticed on an idle link) or unix socket.
  */
 static redisContext *
-open_link(const struct redis_client *client, const char *host, int port,
-	  const char *path, char *err, size_t errsize)
+open_link(const struct redis_client *client, const char *where,
+	  const char *host, int port, const char *path, char *err, size_t errsize)
 {
 	struct timeval tv = timeout_tv(client);
-	char where[300];
 	redisContext *ctx;
 
-	describe(where, sizeof(where), host, port, path);
-	errno = 0;
 	if (path && *path)
 		ctx = redisConnectUnixWithTimeout(path, tv);
 	else
@@ -145,32 +142,31 @@ open_link(const struct redis_client *client, const char *host, int port,
 	if (ctx && ctx->err == 0 && redisSetTimeout(ctx, tv) == REDIS_OK
 	    && ((path && *path) || redisEnableKeepAlive(ctx) == REDIS_OK))
 		return ctx;
-	format(err, errsize, "redis %s: %s", where, ctx_error(ctx, errno));
+	format(err, errsize, "%s: %s", where, ctx_error(ctx, 0));
 	if (ctx)
 		redisFree(ctx);
 	return NULL;
 }
 
 /*
- * Runs one set-up command (AUTH, SELECT, ROLE, SENTINEL) on a private
- * context; returns the reply, or NULL with err filled for I/O errors and,
- * unless errors_ok, for error replies.
+ * Runs one set-up command (AUTH, SELECT, ROLE, SENTINEL) on a context not
+ * yet handed out: the reply, or NULL with err set on any error.
  */
 static redisReply *
-setup_command(redisContext *ctx, const char *where, bool errors_ok,
-	      char *err, size_t errsize, int argc, const char **argv)
+setup_command(redisContext *ctx, const char *where, char *err, size_t errsize,
+	      int argc, const char **argv)
 {
 	redisReply *reply;
 
 	errno = 0;
 	reply = redisCommandArgv(ctx, argc, argv, NULL);
 	if (reply == NULL) {
-		format(err, errsize, "redis %s: %s: %s", where, argv[0],
+		format(err, errsize, "%s: %s: %s", where, argv[0],
 		       ctx_error(ctx, errno));
 		return NULL;
 	}
-	if (reply->type == REDIS_REPLY_ERROR && !errors_ok) {
-		format(err, errsize, "redis %s: %s failed: %s", where, argv[0],
+	if (reply->type == REDIS_REPLY_ERROR) {
+		format(err, errsize, "%s: %s failed: %s", where, argv[0],
 		       reply->str);
 		freeReplyObject(reply);
 		return NULL;
@@ -184,7 +180,7 @@ setup_simple(redisContext *ctx, const char *where, char *err, size_t errsize,
 {
 	redisReply *reply;
 
-	reply = setup_command(ctx, where, false, err, errsize, argc, argv);
+	reply = setup_command(ctx, where, err, errsize, argc, argv);
 	if (reply == NULL)
 		return -1;
 	freeReplyObject(reply);
@@ -199,7 +195,7 @@ check_master(redisContext *ctx, const char *where, char *err, size_t errsize)
 	redisReply *reply, *role;
 	int rc = -1;
 
-	reply = setup_command(ctx, where, false, err, errsize, 1, argv);
+	reply = setup_command(ctx, where, err, errsize, 1, argv);
 	if (reply == NULL)
 		return -1;
 	role = (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
@@ -207,7 +203,7 @@ check_master(redisContext *ctx, const char *where, char *err, size_t errsize)
 	if (role && role->type == REDIS_REPLY_STRING && strcmp(role->str, "master") == 0)
 		rc = 0;
 	else
-		format(err, errsize, "redis %s: ROLE is %s, not master", where,
+		format(err, errsize, "%s: ROLE is %s, not master", where,
 		       role && role->type == REDIS_REPLY_STRING ? role->str : "unknown");
 	freeReplyObject(reply);
 	return rc;
@@ -221,13 +217,13 @@ static int
 connect_server(struct redis_client *client, const char *host, int port,
 	       const char *path, char *err, size_t errsize)
 {
-	char where[300], dbtext[16];
+	char where[sizeof(client->where)], dbtext[16];
 	const char *auth[] = { "AUTH", client->set.password };
 	const char *select[] = { "SELECT", dbtext };
 	redisContext *ctx;
 
-	describe(where, sizeof(where), host, port, path);
-	if ((ctx = open_link(client, host, port, path, err, errsize)) == NULL)
+	describe(where, sizeof(where), "redis", host, port, path);
+	if ((ctx = open_link(client, where, host, port, path, err, errsize)) == NULL)
 		return -1;
 	format(dbtext, sizeof(dbtext), "%d", client->set.db);
 	if ((client->set.password[0]
@@ -255,23 +251,23 @@ ask_sentinel(struct redis_client *client, int i, char *host, size_t hostsize,
 	int sport = client->set.sentinels[i].port;
 	redisReply *reply;
 	redisContext *ctx;
-	char where[300];
+	char where[320];
 	int rc = -1;
 
-	describe(where, sizeof(where), shost, sport, NULL);
-	if ((ctx = open_link(client, shost, sport, NULL, err, errsize)) == NULL)
+	describe(where, sizeof(where), "sentinel", shost, sport, NULL);
+	if ((ctx = open_link(client, where, shost, sport, NULL, err, errsize)) == NULL)
 		return -1;
-	reply = setup_command(ctx, where, false, err, errsize, 3, argv);
+	reply = setup_command(ctx, where, err, errsize, 3, argv);
 	if (reply == NULL) {
 		/* err is set */
 	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
 		   || reply->element[0]->type != REDIS_REPLY_STRING
 		   || reply->element[1]->type != REDIS_REPLY_STRING) {
-		format(err, errsize, "sentinel %s: no primary known for '%s'",
+		format(err, errsize, "%s: no primary known for '%s'",
 		       where, client->set.sentinel_master);
 	} else if (reply->element[0]->len >= hostsize
 		   || (*port = atoi(reply->element[1]->str)) <= 0 || *port > 65535) {
-		format(err, errsize, "sentinel %s: bad address for '%s'",
+		format(err, errsize, "%s: bad address for '%s'",
 		       where, client->set.sentinel_master);
 	} else {
 		memcpy(host, reply->element[0]->str, reply->element[0]->len + 1);
@@ -369,7 +365,7 @@ static redisReply *
 finish(struct redis_client *client, redisReply *reply, int saved_errno)
 {
 	if (reply == NULL) {
-		format(client->error, sizeof(client->error), "redis %s: %s",
+		format(client->error, sizeof(client->error), "%s: %s",
 		       client->where, ctx_error(client->ctx, saved_errno));
 		fail(client);
 		return NULL;
@@ -469,7 +465,7 @@ script_load(struct redis_client *client, struct redis_script *script,
 		return -1;
 	}
 	format(client->error, sizeof(client->error),
-	       "redis %s: SCRIPT LOAD: unexpected reply type %d",
+	       "%s: SCRIPT LOAD: unexpected reply type %d",
 	       client->where, reply->type);
 	freeReplyObject(reply);
 	return -1;
