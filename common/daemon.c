@@ -72,15 +72,6 @@ daemon_load_config(const struct daemon_args *args)
 	char err[1024];
 	struct sluice_config *cfg = config_load(args->config_path, err, sizeof(err));
 
-	if (args->check_only) {
-		if (cfg == NULL) {
-			fprintf(stderr, "%s\n", err);
-			exit(1);
-		}
-		printf("%s: configuration is valid\n", args->config_path);
-		config_free(cfg);
-		exit(0);
-	}
 	if (cfg == NULL)
 		fprintf(stderr, "%s\n", err);
 	return cfg;

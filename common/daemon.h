@@ -4,8 +4,9 @@
  * Interface:
  *   daemon_parse_args()  -c FILE, -f, -t, -V, -h; prints usage or the
  *                        version and exits for -h, -V and bad usage.
- *   daemon_load_config() loads the config; with -t prints "valid" or
- *                        "FILE:LINE: message" and exits 0 or 1.
+ *   daemon_load_config() loads the config, or prints "FILE:LINE: message"
+ *                        on stderr and returns NULL; with -t the daemon
+ *                        then opens its checks or modules and reports.
  *   daemon_detach()      into the background unless -f.
  *   daemon_write_pidfile(), daemon_drop_privileges() (run as root only:
  *                        setgroups, setgid, setuid to the config's user,

@@ -77,7 +77,10 @@ reload(const char *path)
 		log_error("reload failed, keeping the running configuration: %s", err);
 		return;
 	}
-	milter_config_swap(cfg);
+	if (milter_config_swap(cfg, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
 	log_info("configuration reloaded from %s", path);
 }
 
@@ -121,6 +124,17 @@ main(int argc, char **argv)
 	daemon_parse_args(argc, argv, "sluice-milter", &args);
 	if ((cfg = daemon_load_config(&args)) == NULL)
 		return 1;
+	/* Modules (keys) are opened before -t reports, so -t checks them too. */
+	if (milter_config_swap(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", args.config_path, err);
+		return 1;
+	}
+	if (args.check_only) {
+		printf("%s: configuration is valid\n", args.config_path);
+		milter_config_release();
+		return 0;
+	}
+	/* cfg is the core's now; it stays valid until serve_signals() reloads. */
 	log_open("sluice-milter", args.foreground);
 	endpoint_format(&cfg->milter.listen, where, sizeof(where));
 	if (milter_open(cfg, err, sizeof(err)) < 0) {
@@ -134,7 +148,6 @@ main(int argc, char **argv)
 		log_error("start-up: %s", err);
 		return 1;
 	}
-	milter_config_swap(cfg);
 	/* The milter thread and all threads it starts block our signals. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGHUP);

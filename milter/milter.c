@@ -28,6 +28,7 @@
 
 struct config_ref {
 	struct sluice_config *cfg;
+	void *module_conf[MILTER_MODULES_MAX];
 	int refs;
 };
 
@@ -37,32 +38,54 @@ static int open_sessions;			/* guarded by config_lock */
 static unsigned long milter_actions;	/* set in milter_open, before threads */
 
 static void
+config_ref_free(struct config_ref *ref)
+{
+	size_t i;
+
+	for (i = 0; milter_modules[i]; i++)
+		if (ref->module_conf[i] && milter_modules[i]->close)
+			milter_modules[i]->close(ref->module_conf[i]);
+	config_free(ref->cfg);
+	free(ref);
+}
+
+static void
 config_ref_drop(struct config_ref *ref)
 {
 	/* config_lock held */
-	if (--ref->refs == 0) {
-		config_free(ref->cfg);
-		free(ref);
-	}
+	if (--ref->refs == 0)
+		config_ref_free(ref);
 }
 
-void
-milter_config_swap(struct sluice_config *cfg)
+int
+milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize)
 {
 	struct config_ref *ref = calloc(1, sizeof(*ref));
+	size_t i;
 
 	if (ref == NULL) {
-		log_error("reload: out of memory, keeping the running configuration");
+		snprintf(err, errsize, "out of memory");
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	ref->cfg = cfg;
 	ref->refs = 1;		/* the core's own reference */
+	for (i = 0; milter_modules[i]; i++) {
+		char why[512] = "";
+
+		if (milter_modules[i]->open
+		    && milter_modules[i]->open(cfg, &ref->module_conf[i], why, sizeof(why)) < 0) {
+			snprintf(err, errsize, "%s: %s", milter_modules[i]->name, why);
+			config_ref_free(ref);
+			return -1;
+		}
+	}
 	pthread_mutex_lock(&config_lock);
 	if (current_config)
 		config_ref_drop(current_config);
 	current_config = ref;
 	pthread_mutex_unlock(&config_lock);
+	return 0;
 }
 
 void
@@ -179,27 +202,29 @@ run_stage(SMFICTX *ctx, struct session *s, enum stage stage, const struct stage_
 
 	for (i = 0; milter_modules[i]; i++) {
 		const struct milter_module *m = milter_modules[i];
-		void **st = &s->msg.state[i];
+		struct milter_call call = { ctx, &s->conn, s->ref->module_conf[i], &s->msg.state[i] };
 		sfsistat r = SMFIS_CONTINUE;
 
+		if (call.conf == NULL)
+			continue;	/* the module is off in this config */
 		switch (stage) {
 		case STAGE_ENVFROM:
-			if (m->envfrom) r = m->envfrom(ctx, &s->conn, st);
+			if (m->envfrom) r = m->envfrom(&call);
 			break;
 		case STAGE_ENVRCPT:
-			if (m->envrcpt) r = m->envrcpt(ctx, &s->conn, st, a->rcpt);
+			if (m->envrcpt) r = m->envrcpt(&call, a->rcpt);
 			break;
 		case STAGE_HEADER:
-			if (m->header) r = m->header(ctx, &s->conn, st, a->name, a->value);
+			if (m->header) r = m->header(&call, a->name, a->value);
 			break;
 		case STAGE_EOH:
-			if (m->eoh) r = m->eoh(ctx, &s->conn, st);
+			if (m->eoh) r = m->eoh(&call);
 			break;
 		case STAGE_BODY:
-			if (m->body) r = m->body(ctx, &s->conn, st, a->chunk, a->len);
+			if (m->body) r = m->body(&call, a->chunk, a->len);
 			break;
 		case STAGE_EOM:
-			if (m->eom) r = m->eom(ctx, &s->conn, st, a->line);
+			if (m->eom) r = m->eom(&call, a->line);
 			break;
 		}
 		if (r != SMFIS_CONTINUE)

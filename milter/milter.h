@@ -4,8 +4,10 @@
  * Interface:
  *   milter_open()         registers the callbacks and opens the listening
  *                         socket (as root, before the privilege drop).
- *   milter_config_swap()  makes cfg the config of new connections; the
- *                         old one is freed when its last connection ends.
+ *   milter_config_swap()  opens every module for cfg and makes it the
+ *                         config of new connections; the old one is freed
+ *                         when its last connection ends. On a module error
+ *                         it returns -1, frees cfg and keeps the old one.
  *   milter_sessions()     connections now open (for a graceful stop).
  *   milter_config_release() drops the core's own reference at exit.
  */
@@ -17,7 +19,7 @@
 #include "config.h"
 
 int milter_open(const struct sluice_config *cfg, char *err, size_t errsize);
-void milter_config_swap(struct sluice_config *cfg);
+int milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize);
 void milter_config_release(void);
 int milter_sessions(void);
 

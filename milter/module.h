@@ -11,8 +11,9 @@
  *
  * Lifetimes (the libmilter rules the core enforces for every module):
  *   - struct milter_conn lives from xxfi_connect to xxfi_close, and holds
- *     one reference to the config that was current at connect, so a
- *     SIGHUP never changes the rules under a message in flight.
+ *     one reference to the config (and the modules' state made from it)
+ *     that was current at connect, so a SIGHUP never changes the rules
+ *     or keys under a message in flight.
  *   - struct milter_msg lives from MAIL FROM to end of message or abort;
  *     msg_free() is called for each module with state, on both paths.
  *   - Modifications (headers, recipients) are allowed in eom() only.
@@ -47,20 +48,33 @@ struct milter_msg {
 	void *state[MILTER_MODULES_MAX];	/* one slot per module */
 };
 
+/* What every hook gets: the libmilter context, the connection, the
+ * module's own config state (what open() made of the connection's config)
+ * and its per-message state slot (NULL until the module sets it). */
+struct milter_call {
+	SMFICTX *ctx;
+	struct milter_conn *conn;
+	void *conf;
+	void **state;
+};
+
 struct milter_module {
 	const char *name;
 	unsigned long flags;	/* SMFIF_* modifications it makes */
-	sfsistat (*envfrom)(SMFICTX *ctx, struct milter_conn *conn, void **state);
-	sfsistat (*envrcpt)(SMFICTX *ctx, struct milter_conn *conn, void **state,
-			    const char *rcpt);
-	sfsistat (*header)(SMFICTX *ctx, struct milter_conn *conn, void **state,
-			   const char *name, const char *value);
-	sfsistat (*eoh)(SMFICTX *ctx, struct milter_conn *conn, void **state);
-	sfsistat (*body)(SMFICTX *ctx, struct milter_conn *conn, void **state,
-			 const unsigned char *chunk, size_t len);
+	/* Builds the module's state from a loaded config (keys are decoded
+	 * here, once per load, never per message). A module that is off
+	 * returns 0 with *conf NULL, and its hooks are then not called. An
+	 * error refuses the whole config: at start-up the daemon exits, on
+	 * SIGHUP the running config stays. */
+	int (*open)(const struct sluice_config *cfg, void **conf, char *err, size_t errsize);
+	void (*close)(void *conf);
+	sfsistat (*envfrom)(struct milter_call *call);
+	sfsistat (*envrcpt)(struct milter_call *call, const char *rcpt);
+	sfsistat (*header)(struct milter_call *call, const char *name, const char *value);
+	sfsistat (*eoh)(struct milter_call *call);
+	sfsistat (*body)(struct milter_call *call, const unsigned char *chunk, size_t len);
 	/* May modify the message; adds its verdict to the message's log line. */
-	sfsistat (*eom)(SMFICTX *ctx, struct milter_conn *conn, void **state,
-			struct logline *line);
+	sfsistat (*eom)(struct milter_call *call, struct logline *line);
 	void (*msg_free)(void *state);
 };
 

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "daemon.h"
 #include "log.h"
 #include "server.h"
@@ -43,6 +44,18 @@ main(int argc, char **argv)
 	daemon_parse_args(argc, argv, "sluice-policyd", &args);
 	if ((cfg = daemon_load_config(&args)) == NULL)
 		return 1;
+	if (args.check_only) {
+		struct check_chain *chain = check_chain_open(cfg, err, sizeof(err));
+
+		if (chain == NULL) {
+			fprintf(stderr, "%s: %s\n", args.config_path, err);
+			return 1;
+		}
+		check_chain_close(chain);
+		config_free(cfg);
+		printf("%s: configuration is valid\n", args.config_path);
+		return 0;
+	}
 	log_open("sluice-policyd", args.foreground);
 	endpoint_format(&cfg->policyd.listen, where, sizeof(where));
 	raise_file_limit(cfg->policyd.max_connections);
