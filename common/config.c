@@ -63,6 +63,7 @@ set_defaults(struct sluice_config *cfg)
 	rc |= set_string(&cfg->policyd.pid_file, "/run/sluice/sluice-policyd.pid");
 	cfg->policyd.fail_open = true;
 	cfg->policyd.max_connections = 4096;
+	cfg->policyd.workers = 4;
 	cfg->policyd.idle_timeout = 600;
 	cfg->policyd.validate = VALIDATE_OFF;
 

@@ -85,7 +85,9 @@ struct policyd_conf {
 	char *pid_file;
 	bool fail_open;
 	int max_connections;
+	int workers;		/* event-loop threads */
 	long idle_timeout;	/* seconds a client may stay silent */
+	bool test_clock;	/* test aid: clock offset from Redis */
 	struct greylist_conf greylist;
 	enum recipient_validation validate;
 	int max_recipients;	/* 0: no limit */

@@ -7,6 +7,7 @@
  * one place is what keeps log injection out of every caller.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,15 @@ log_msg(int priority, const char *fmt, ...)
 	syslog(priority, "%s", text);
 	if (log_to_stderr)
 		fprintf(stderr, "%s[%ld]: %s\n", log_ident, (long)getpid(), text);
+}
+
+bool
+log_due(_Atomic long *last, long now, long interval)
+{
+	long seen = atomic_load(last);
+
+	/* Only the thread whose exchange succeeds logs. */
+	return now - seen >= interval && atomic_compare_exchange_strong(last, &seen, now);
 }
 
 void

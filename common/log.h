@@ -30,6 +30,10 @@ void log_msg(int priority, const char *fmt, ...)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_error(...)	log_msg(LOG_ERR, __VA_ARGS__)
 
+/* Rate limit for warnings shared by threads: true (and *last updated)
+ * when at least interval seconds passed since the last true. */
+bool log_due(_Atomic long *last, long now, long interval);
+
 #define LOGLINE_MAX 2048
 
 struct logline {

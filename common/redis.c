@@ -440,6 +440,44 @@ redis_command_argv(struct redis_client *client, int argc,
 	return finish(client, reply, errno);
 }
 
+int
+redis_pipeline(struct redis_client *client, int count, const int *argcs,
+	       const char **const *argvs, redisReply **replies)
+{
+	redisContext *ctx;
+	int i, j;
+
+	for (i = 0; i < count; i++)
+		replies[i] = NULL;
+	if ((ctx = link_up(client)) == NULL)
+		return -1;
+	for (i = 0; i < count; i++)
+		if (redisAppendCommandArgv(ctx, argcs[i], argvs[i], NULL) != REDIS_OK)
+			break;
+	for (j = 0; i == count && j < count; j++) {
+		void *reply = NULL;
+
+		errno = 0;
+		if (redisGetReply(ctx, &reply) != REDIS_OK || reply == NULL)
+			break;
+		replies[j] = reply;
+	}
+	if (i < count || j < count) {
+		int saved = errno;
+
+		for (j = 0; j < count; j++) {
+			if (replies[j])
+				freeReplyObject(replies[j]);
+			replies[j] = NULL;
+		}
+		finish(client, NULL, saved);
+		return -1;
+	}
+	for (j = 0; j < count; j++)
+		finish(client, replies[j], 0);
+	return 0;
+}
+
 /*
  * SCRIPT LOAD: 0 with script->sha1 set, or -1 with *out the reply for the
  * caller (an error reply such as a compile error) or NULL (see error).

@@ -62,6 +62,11 @@ void redis_client_free(struct redis_client *client);
 redisReply *redis_command(struct redis_client *client, const char *fmt, ...);
 redisReply *redis_command_argv(struct redis_client *client, int argc,
 			       const char **argv, const size_t *argvlen);
+/* count commands in one round trip; replies[i] answers argvs[i] (each to
+ * be freed by the caller). On a connection failure returns -1 and every
+ * replies[i] is NULL. */
+int redis_pipeline(struct redis_client *client, int count, const int *argcs,
+		   const char **const *argvs, redisReply **replies);
 redisReply *redis_eval(struct redis_client *client, struct redis_script *script,
 		       int nkeys, const char **keys, int nargs, const char **args);
 

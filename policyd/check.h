@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "lists.h"
 #include "log.h"
 #include "redis.h"
 #include "request.h"
@@ -45,7 +46,9 @@ struct policy_reply {
 struct policy_context {
 	const struct sluice_config *cfg;
 	struct redis_client *redis;
+	const struct lists *lists;	/* the Redis lists, at most 1 s old */
 	time_t now;
+	_Atomic long *redis_warned_at;	/* log_due() slot for Redis trouble */
 };
 
 struct policy_check {

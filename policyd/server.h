@@ -1,23 +1,48 @@
 /*
- * server.h - the policy daemon's event loop.
+ * server.h - sluice-policyd's main thread and what its workers share.
  *
  * Interface:
- *   server_run()  serves the already-open listening socket until SIGTERM
- *                 or SIGINT; reloads the config on SIGHUP. Returns the
- *                 process exit status.
+ *   server_run()  starts policyd.workers worker threads on the already
+ *                 open listening socket, then serves signals: SIGHUP loads
+ *                 the config again (and opens the checks once, to refuse
+ *                 an invalid one before any worker sees it), SIGTERM and
+ *                 SIGINT stop. Returns the process exit status.
+ *   shared_config_acquire/release()  a reference to the current config
+ *                 generation, for the workers.
  *
- * Contract: one thread, epoll, non-blocking sockets; thousands of Postfix
- * connections at once, each sending one request at a time (pipelined
- * requests are answered in order too). Every input is bounded (line,
- * request, attribute count, idle time, connection count); a protocol
- * violation closes that connection without a reply, as the protocol asks,
- * and is logged; nothing a client sends stops the daemon. SIGTERM stops
- * accepting, answers every request already received, then exits.
+ * Contract: the only state shared between threads is struct
+ * server_shared: the config generation behind `lock` (reference counted,
+ * so a worker finishes the request it is on with the config it started
+ * with), and atomics for the connection count, the stop flag and the
+ * generation number. Each worker picks a new generation up between two
+ * events of its own loop.
  */
 #ifndef SLUICE_POLICY_SERVER_H
 #define SLUICE_POLICY_SERVER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "config.h"
+
+struct config_gen {
+	struct sluice_config *cfg;
+	unsigned long generation;
+	int refs;			/* guarded by server_shared.lock */
+};
+
+struct server_shared {
+	int listen_fd;
+	pthread_mutex_t lock;
+	struct config_gen *current;	/* guarded by lock */
+	atomic_ulong generation;	/* current->generation, for a cheap check */
+	atomic_int connections;		/* all workers' */
+	atomic_bool stopping;
+	_Atomic long redis_warned_at;	/* log_due() slot: Redis trouble */
+};
+
+struct config_gen *shared_config_acquire(struct server_shared *shared);
+void shared_config_release(struct server_shared *shared, struct config_gen *gen);
 
 /* cfg becomes the server's; listen_fd is the bound, listening socket. */
 int server_run(struct sluice_config *cfg, const char *config_path, int listen_fd);

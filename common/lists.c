@@ -1,0 +1,119 @@
+/*
+ * lists.c - a per-thread cache of the Redis lists of the spec.
+ *
+ * Why a cache refreshed every second instead of a lookup per decision:
+ * the IP lists hold CIDR blocks and the mailbox lists /regex/ members,
+ * which Redis cannot match, and a lookup per list per request would
+ * multiply the round trips that set the policy daemon's speed. The whole
+ * refresh is one pipelined round trip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lists.h"
+
+static const char *const list_suffix[LIST_COUNT] = {
+	[LIST_PERMIT_IP] = "permit:ip",
+	[LIST_PERMIT_MAILBOX] = "permit:mailbox",
+	[LIST_PERMIT_DOMAIN] = "permit:domain",
+	[LIST_FORBID_IP] = "forbid:ip",
+	[LIST_FORBID_MAILBOX] = "forbid:mailbox",
+	[LIST_FORBID_DOMAIN] = "forbid:domain",
+	[LIST_GREYLIST_IP] = "greylist:allow:ip",
+	[LIST_GREYLIST_CLIENT_DOMAIN] = "greylist:allow:client_domain",
+	[LIST_GREYLIST_SENDER] = "greylist:allow:sender",
+	[LIST_GREYLIST_RECIPIENT] = "greylist:allow:recipient",
+};
+
+struct lists {
+	char key[LIST_COUNT][128];
+	struct pattern_list list[LIST_COUNT];
+};
+
+struct lists *
+lists_new(const char *prefix)
+{
+	struct lists *lists = calloc(1, sizeof(*lists));
+	int i;
+
+	if (lists == NULL)
+		return NULL;
+	for (i = 0; i < LIST_COUNT; i++)
+		snprintf(lists->key[i], sizeof(lists->key[i]), "%s%s", prefix, list_suffix[i]);
+	return lists;
+}
+
+void
+lists_free(struct lists *lists)
+{
+	int i;
+
+	if (lists == NULL)
+		return;
+	for (i = 0; i < LIST_COUNT; i++)
+		pattern_list_free(&lists->list[i]);
+	free(lists);
+}
+
+/* Builds one list from an SMEMBERS reply; returns members skipped. */
+static int
+build_list(const redisReply *reply, struct pattern_list *out)
+{
+	int skipped = 0;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < reply->elements; i++) {
+		const redisReply *m = reply->element[i];
+
+		if (m->type != REDIS_REPLY_STRING || strlen(m->str) != (size_t)m->len
+		    || pattern_list_add(out, m->str, NULL) < 0)
+			skipped++;
+	}
+	pattern_list_seal(out);
+	return skipped;
+}
+
+int
+lists_refresh(struct lists *lists, struct redis_client *redis, char *err, size_t errsize)
+{
+	const char *argv[LIST_COUNT][2];
+	const char **argvs[LIST_COUNT];
+	int argcs[LIST_COUNT];
+	redisReply *replies[LIST_COUNT];
+	int i, skipped = 0;
+
+	for (i = 0; i < LIST_COUNT; i++) {
+		argv[i][0] = "SMEMBERS";
+		argv[i][1] = lists->key[i];
+		argvs[i] = argv[i];
+		argcs[i] = 2;
+	}
+	if (redis_pipeline(redis, LIST_COUNT, argcs, argvs, replies) < 0) {
+		snprintf(err, errsize, "%s", redis_client_error(redis));
+		return -1;
+	}
+	err[0] = '\0';
+	for (i = 0; i < LIST_COUNT; i++) {
+		if (replies[i]->type != REDIS_REPLY_ARRAY) {
+			/* Say so, keep what we had for this list, go on. */
+			snprintf(err, errsize, "%s: %s", lists->key[i],
+				 replies[i]->type == REDIS_REPLY_ERROR ? replies[i]->str
+				 : "not a set");
+			skipped++;
+			continue;
+		}
+		pattern_list_free(&lists->list[i]);
+		skipped += build_list(replies[i], &lists->list[i]);
+	}
+	for (i = 0; i < LIST_COUNT; i++)
+		freeReplyObject(replies[i]);
+	return skipped;
+}
+
+const struct pattern_list *
+lists_get(const struct lists *lists, enum list_id id)
+{
+	return &lists->list[id];
+}

@@ -1,0 +1,557 @@
+/*
+ * worker.c - one thread's epoll loop: connections, framing, answers.
+ *
+ * Every worker waits on the shared listening socket (EPOLLEXCLUSIVE: one
+ * worker wakes per new connection) and owns the connections it accepts,
+ * its Redis client, its cache of the Redis lists and its check chain, so
+ * a decision takes no lock. A check that blocks (an SPF lookup waiting
+ * on DNS) stalls only the connections of its own worker.
+ *
+ * Framing is done here, not in the parser: bytes are scanned once as they
+ * arrive, a line is refused as soon as it passes POLICY_LINE_MAX (so a
+ * 1 MiB line costs us 4 KiB, not 1 MiB), and a request is handed to the
+ * parser only when its empty line has arrived. Input buffers start small
+ * and grow to POLICY_REQUEST_MAX, because most requests are ~1 KiB and we
+ * hold thousands of connections.
+ *
+ * Idle connections sit on a list in order of last activity; the sweep
+ * closes from the old end, so it costs nothing per request. Postfix
+ * closes its side after smtpd_policy_service_max_idle (300 s); our
+ * idle_timeout (default 600 s) only removes connections Postfix forgot.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "lists.h"
+#include "log.h"
+#include "server.h"
+#include "worker.h"
+
+#define INPUT_INITIAL 1024
+#define STOP_GRACE_SECONDS 10
+
+struct conn {
+	int fd;
+	char *in;
+	size_t in_len, in_cap;
+	size_t scan;		/* bytes already scanned for newlines */
+	size_t line_start;	/* start of the current line */
+	char out[sizeof(((struct policy_reply *)0)->action) + 16];
+	size_t out_len, out_off;
+	time_t last_active;
+	struct conn *prev, *next;	/* idle order, oldest first */
+};
+
+struct worker {
+	int id;
+	pthread_t thread;
+	struct server_shared *shared;
+	int epfd, wake_fd;
+	struct conn *oldest, *newest;
+	int conn_count;			/* this worker's connections */
+	struct config_gen *gen;		/* the config this worker runs */
+	struct check_chain *chain;
+	struct redis_client *redis;
+	struct lists *lists;
+	long clock_offset;		/* test aid: policyd.test_clock */
+	bool stopping;
+	time_t stop_deadline;
+	time_t last_tick;
+	time_t last_full_warning;
+};
+
+/* epoll tags for the two non-connection descriptors */
+static char tag_listen, tag_wake;
+
+static void
+idle_unlink(struct worker *w, struct conn *c)
+{
+	if (c->prev) c->prev->next = c->next; else w->oldest = c->next;
+	if (c->next) c->next->prev = c->prev; else w->newest = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+idle_touch(struct worker *w, struct conn *c)
+{
+	if (w->newest == c)
+		return;
+	if (c->prev || c->next || w->oldest == c)
+		idle_unlink(w, c);
+	c->prev = w->newest;
+	if (w->newest) w->newest->next = c; else w->oldest = c;
+	w->newest = c;
+	c->last_active = time(NULL);
+}
+
+static void
+conn_close(struct worker *w, struct conn *c)
+{
+	idle_unlink(w, c);
+	close(c->fd);		/* also removes it from the epoll set */
+	free(c->in);
+	free(c);
+	w->conn_count--;
+	atomic_fetch_sub(&w->shared->connections, 1);
+}
+
+static void
+conn_fail(struct worker *w, struct conn *c, const char *why)
+{
+	log_warning("NOQUEUE: policy=protocol-error fd=%d reason=\"%s\" action=close", c->fd, why);
+	conn_close(w, c);
+}
+
+static int
+conn_watch(struct worker *w, struct conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	return epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void
+log_decision(const struct policy_request *req, const struct policy_reply *reply)
+{
+	struct logline line;
+
+	logline_start(&line, req->queue_id);
+	logline_add(&line, reply->verdict_key, reply->verdict);
+	logline_add_client(&line, req->client_name, req->client_address);
+	if (req->sender)
+		logline_add_addr(&line, "from", req->sender);
+	if (req->recipient && *req->recipient)
+		logline_add_addr(&line, "to", req->recipient);
+	logline_concat(&line, &reply->details);
+	logline_add(&line, "state", req->protocol_state);
+	log_line(LOG_INFO, &line);
+}
+
+/* Decides one framed request of len bytes at c->in; -1 closes. */
+static int
+answer_request(struct worker *w, struct conn *c, size_t len)
+{
+	struct policy_request req;
+	struct policy_reply reply;
+	struct policy_context ctx = { w->gen->cfg, w->redis, w->lists,
+				      time(NULL) + w->clock_offset,
+				      &w->shared->redis_warned_at };
+	const char *why = NULL;
+	int n;
+
+	if (policy_request_parse(c->in, len, &req, &why) < 0) {
+		conn_fail(w, c, why);
+		return -1;
+	}
+	check_chain_decide(w->chain, &ctx, &req, &reply);
+	log_decision(&req, &reply);
+	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", reply.action);
+	c->out_len = (n > 0 && (size_t)n < sizeof(c->out)) ? (size_t)n : 0;
+	c->out_off = 0;
+	if (c->out_len == 0) {
+		conn_fail(w, c, "reply too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes pending output; returns -1 if the connection was closed, 1 if
+ * output is still pending, 0 when all was written. */
+static int
+conn_flush(struct worker *w, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (errno == EINTR)
+				continue;
+			return conn_watch(w, c, EPOLLOUT) < 0 ? (conn_close(w, c), -1) : 1;
+		}
+		if (n <= 0) {
+			conn_close(w, c);	/* Postfix went away; nothing to answer */
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+	c->out_len = c->out_off = 0;
+	return 0;
+}
+
+/* Scans new input for complete requests and answers them in order. */
+static int
+conn_process(struct worker *w, struct conn *c)
+{
+	while (c->scan < c->in_len) {
+		char *nl = memchr(c->in + c->scan, '\n', c->in_len - c->scan);
+		size_t pos, consumed;
+
+		if (nl == NULL) {
+			c->scan = c->in_len;
+			break;
+		}
+		pos = (size_t)(nl - c->in);
+		c->scan = pos + 1;
+		if (pos > c->line_start) {
+			if (pos - c->line_start > POLICY_LINE_MAX) {
+				conn_fail(w, c, "line too long");
+				return -1;
+			}
+			c->line_start = pos + 1;
+			continue;
+		}
+		/* An empty line: the end of a request. */
+		if (pos == 0) {
+			conn_fail(w, c, "empty request");
+			return -1;
+		}
+		consumed = pos + 1;
+		if (answer_request(w, c, pos) < 0)
+			return -1;
+		memmove(c->in, c->in + consumed, c->in_len - consumed);
+		c->in_len -= consumed;
+		c->scan = c->line_start = 0;
+		switch (conn_flush(w, c)) {
+		case -1:
+			return -1;
+		case 1:
+			return 0;	/* resume when the socket drains */
+		}
+	}
+	if (c->in_len - c->line_start > POLICY_LINE_MAX) {
+		conn_fail(w, c, "line too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conn_grow(struct conn *c)
+{
+	size_t cap = c->in_cap ? c->in_cap * 2 : INPUT_INITIAL;
+	char *p;
+
+	if (cap > POLICY_REQUEST_MAX + 1)
+		cap = POLICY_REQUEST_MAX + 1;
+	if ((p = realloc(c->in, cap)) == NULL)
+		return -1;
+	c->in = p;
+	c->in_cap = cap;
+	return 0;
+}
+
+/* Each returns -1 when the connection is gone, else 0. */
+static int
+conn_readable(struct worker *w, struct conn *c)
+{
+	ssize_t n;
+
+	if (c->in_len + 1 >= c->in_cap) {
+		if (c->in_cap >= POLICY_REQUEST_MAX + 1) {
+			conn_fail(w, c, "request too large");
+			return -1;
+		}
+		if (conn_grow(c) < 0) {
+			conn_fail(w, c, "out of memory");
+			return -1;
+		}
+	}
+	n = recv(c->fd, c->in + c->in_len, c->in_cap - 1 - c->in_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		if (c->in_len > 0)
+			log_info("NOQUEUE: policy=disconnect fd=%d reason=\"client closed mid-request\"", c->fd);
+		conn_close(w, c);
+		return -1;
+	}
+	c->in_len += (size_t)n;
+	idle_touch(w, c);
+	return conn_process(w, c);
+}
+
+static int
+conn_writable(struct worker *w, struct conn *c)
+{
+	int rc = conn_flush(w, c);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (conn_watch(w, c, EPOLLIN) < 0) {
+		conn_close(w, c);
+		return -1;
+	}
+	return conn_process(w, c);	/* requests that arrived meanwhile */
+}
+
+static void
+accept_clients(struct worker *w)
+{
+	for (;;) {
+		int fd = accept4(w->shared->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev;
+		struct conn *c;
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warning("accept: %s", strerror(errno));
+			return;
+		}
+		if (atomic_load(&w->shared->connections) >= w->gen->cfg->policyd.max_connections
+		    || (c = calloc(1, sizeof(*c))) == NULL) {
+			time_t now = time(NULL);
+
+			if (now - w->last_full_warning >= 10) {
+				log_warning("connection limit %d reached: closing new connections",
+					    w->gen->cfg->policyd.max_connections);
+				w->last_full_warning = now;
+			}
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		ev.events = EPOLLIN;
+		ev.data.ptr = c;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		w->conn_count++;
+		atomic_fetch_add(&w->shared->connections, 1);
+		idle_touch(w, c);
+	}
+}
+
+static void
+sweep_idle(struct worker *w)
+{
+	time_t now = time(NULL);
+
+	while (w->oldest && now - w->oldest->last_active > w->gen->cfg->policyd.idle_timeout) {
+		log_info("NOQUEUE: policy=idle-timeout fd=%d action=close", w->oldest->fd);
+		conn_close(w, w->oldest);
+	}
+}
+
+
+/* Opens what this worker needs for gen; on failure keeps what it had. */
+static int
+worker_configure(struct worker *w, struct config_gen *gen)
+{
+	char err[1024];
+	struct check_chain *chain = check_chain_open(gen->cfg, err, sizeof(err));
+	struct redis_client *redis = redis_client_new(&gen->cfg->redis);
+	struct lists *lists = lists_new(gen->cfg->redis_prefix);
+
+	if (chain == NULL || redis == NULL || lists == NULL) {
+		log_error("worker %d: %s", w->id, chain ? "out of memory" : err);
+		check_chain_close(chain);
+		redis_client_free(redis);
+		lists_free(lists);
+		return -1;
+	}
+	check_chain_close(w->chain);
+	redis_client_free(w->redis);
+	lists_free(w->lists);
+	if (w->gen)
+		shared_config_release(w->shared, w->gen);
+	w->gen = gen;
+	w->chain = chain;
+	w->redis = redis;
+	w->lists = lists;
+	w->last_tick = 0;	/* read the lists now */
+	return 0;
+}
+
+static void
+pick_up_new_config(struct worker *w)
+{
+	struct config_gen *gen = shared_config_acquire(w->shared);
+
+	if (gen == w->gen || worker_configure(w, gen) < 0)
+		shared_config_release(w->shared, gen);
+}
+
+/* Test aid (policyd.test_clock): the clock runs ahead by the number of
+ * seconds in Redis key <prefix>test:clock_offset. Off by default. */
+static void
+read_test_clock(struct worker *w)
+{
+	redisReply *r = redis_command(w->redis, "GET %stest:clock_offset", w->gen->cfg->redis_prefix);
+
+	if (r == NULL)
+		return;
+	w->clock_offset = r->type == REDIS_REPLY_STRING ? strtol(r->str, NULL, 10) : 0;
+	freeReplyObject(r);
+}
+
+/* Once a second: the Redis lists (see lists.h), the test clock, idle
+ * connections. A Redis failure keeps the old lists; it is logged once a
+ * minute for the whole process, not once a second per worker. */
+static void
+tick(struct worker *w)
+{
+	time_t now = time(NULL);
+	char err[512];
+	int skipped;
+
+	if (now == w->last_tick)
+		return;
+	w->last_tick = now;
+	skipped = lists_refresh(w->lists, w->redis, err, sizeof(err));
+	if (skipped != 0 && log_due(&w->shared->redis_warned_at, now, 60)) {
+		if (skipped < 0)
+			log_warning("redis lists not refreshed, using the last ones: %s", err);
+		else
+			log_warning("redis lists: %d invalid member(s) or key(s) skipped%s%s",
+				    skipped, err[0] ? ": " : "", err);
+	}
+	if (w->gen->cfg->policyd.test_clock)
+		read_test_clock(w);
+	sweep_idle(w);
+}
+
+static void
+begin_stop(struct worker *w)
+{
+	struct conn *c, *next;
+
+	w->stopping = true;
+	w->stop_deadline = time(NULL) + STOP_GRACE_SECONDS;
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
+	/* Keep only connections in the middle of a request or an answer. */
+	for (c = w->oldest; c; c = next) {
+		next = c->next;
+		if (c->in_len == 0 && c->out_len == 0)
+			conn_close(w, c);
+	}
+}
+
+static void
+drain_wake(struct worker *w)
+{
+	uint64_t n;
+
+	(void)!read(w->wake_fd, &n, sizeof(n));
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event events[256];
+
+	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
+		int i, n = epoll_wait(w->epfd, events, 256, 1000);
+
+		if (n < 0 && errno != EINTR) {
+			log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			void *tag = events[i].data.ptr;
+			struct conn *c = tag;
+
+			if (tag == &tag_listen) {
+				if (!w->stopping)
+					accept_clients(w);
+			} else if (tag == &tag_wake) {
+				drain_wake(w);
+			} else if ((events[i].events & EPOLLOUT
+				    ? conn_writable(w, c) : conn_readable(w, c)) == 0
+				   && w->stopping && c->in_len == 0 && c->out_len == 0) {
+				conn_close(w, c);	/* answered: done */
+			}
+		}
+		if (atomic_load(&w->shared->stopping) && !w->stopping)
+			begin_stop(w);
+		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
+			pick_up_new_config(w);
+		tick(w);
+	}
+	while (w->oldest)
+		conn_close(w, w->oldest);
+	return NULL;
+}
+
+struct worker *
+worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+
+	if (w == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	w->id = id;
+	w->shared = shared;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ev.data.ptr = &tag_listen;
+	if (w->epfd < 0 || w->wake_fd < 0
+	    || epoll_ctl(w->epfd, EPOLL_CTL_ADD, shared->listen_fd, &ev) < 0) {
+		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
+		goto fail;
+	}
+	ev.events = EPOLLIN;
+	ev.data.ptr = &tag_wake;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0) {
+		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
+		goto fail;
+	}
+	if (worker_configure(w, shared_config_acquire(shared)) < 0) {
+		snprintf(err, errsize, "worker %d: cannot open the checks", id);
+		goto fail;
+	}
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		snprintf(err, errsize, "worker %d: cannot start a thread", id);
+		goto fail;
+	}
+	return w;
+fail:
+	worker_free(w);
+	return NULL;
+}
+
+void
+worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	(void)!write(w->wake_fd, &one, sizeof(one));
+}
+
+void
+worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	check_chain_close(w->chain);
+	redis_client_free(w->redis);
+	lists_free(w->lists);
+	if (w->gen)
+		shared_config_release(w->shared, w->gen);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	free(w);
+}
+
+void
+worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+	worker_free(w);
+}
