@@ -74,6 +74,8 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.greylist.ipv4_prefix = 32;
 	cfg->policyd.greylist.ipv6_prefix = 128;
 	cfg->policyd.greylist.spf_bypass = true;
+	cfg->policyd.greylist.spf_domain_triplet = true;
+	cfg->policyd.greylist.auto_allowlist_clients = 5;
 	cfg->policyd.greylist.add_header = true;
 	for (p = private_nets; *p; p++)
 		rc |= net_cidr_parse(*p, &block)

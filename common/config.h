@@ -50,6 +50,8 @@ struct greylist_conf {
 	int ipv4_prefix;
 	int ipv6_prefix;
 	bool spf_bypass;
+	bool spf_domain_triplet;	/* SPF pass: key on the sender domain */
+	int auto_allowlist_clients;	/* passes before a client is allowlisted */
 	bool add_header;
 	struct net_list allow_networks;
 	struct strlist allow_client_domains;

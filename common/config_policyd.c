@@ -20,7 +20,8 @@ read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 {
 	static const char *const members[] = {
 		"enabled", "delay", "retry_window", "auto_allowlist", "ipv4_prefix",
-		"ipv6_prefix", "spf_bypass", "add_header", "allow_networks",
+		"ipv6_prefix", "spf_bypass", "spf_domain_triplet",
+		"auto_allowlist_clients", "add_header", "allow_networks",
 		"allow_client_domains", "allow_senders", "allow_recipients", NULL
 	};
 	const config_setting_t *g;
@@ -37,6 +38,8 @@ read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 	    || cfg_read_int(rd, g, "ipv4_prefix", 8, 32, &gl->ipv4_prefix) < 0
 	    || cfg_read_int(rd, g, "ipv6_prefix", 16, 128, &gl->ipv6_prefix) < 0
 	    || cfg_read_bool(rd, g, "spf_bypass", &gl->spf_bypass) < 0
+	    || cfg_read_bool(rd, g, "spf_domain_triplet", &gl->spf_domain_triplet) < 0
+	    || cfg_read_int(rd, g, "auto_allowlist_clients", 0, 1000, &gl->auto_allowlist_clients) < 0
 	    || cfg_read_bool(rd, g, "add_header", &gl->add_header) < 0
 	    || cfg_read_netlist(rd, g, "allow_networks", &gl->allow_networks) < 0
 	    || cfg_read_strlist(rd, g, "allow_client_domains", cfg_check_domain, true,

@@ -12,7 +12,10 @@
 
 #include "check.h"
 
+extern const struct policy_check check_greylist;
+
 const struct policy_check *const policy_checks[] = {
+	&check_greylist,
 	NULL
 };
 
@@ -53,6 +56,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 	reply->details.len = 0;
 	reply->details.buf[0] = '\0';
 	reply->details.truncated = false;
+	reply->verdict_key = NULL;
 	for (i = 0; policy_checks[i]; i++) {
 		if (chain->state[i] == NULL)
 			continue;	/* switched off in this config */
@@ -60,8 +64,10 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 			return;
 	}
 	strcpy(reply->action, "DUNNO");
-	reply->verdict_key = "action";
-	strcpy(reply->verdict, "dunno");
+	if (reply->verdict_key == NULL) {	/* no check had anything to say */
+		reply->verdict_key = "action";
+		strcpy(reply->verdict, "dunno");
+	}
 }
 
 void

@@ -1,0 +1,150 @@
+/*
+ * triplet.c - build greylisting triplets and their Redis keys.
+ *
+ * Decoding rules follow what senders do in the wild: BATV (RFC draft
+ * "prvs" and Microsoft's "msprvs1"), SRS as libsrs2 and Postfix's
+ * postsrsd write it, VERP from list managers. The rules only ever make
+ * two addresses of one sender equal; they never split one sender in two.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "network.h"
+#include "triplet.h"
+
+/* "prvs=TAG=user" or "msprvs1=TAG=user" -> "user" */
+static const char *
+strip_batv(const char *local)
+{
+	static const char *const prefixes[] = { "prvs=", "msprvs1=", "btv1=" };
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+		const char *eq;
+
+		if (strncmp(local, prefixes[i], n) == 0 && (eq = strchr(local + n, '=')) && eq[1])
+			return eq + 1;
+	}
+	return local;
+}
+
+/* The SRS0 body after "SRS0=": "HASH=TT=domain=local" -> domain, local */
+static int
+decode_srs0_body(const char *body, char *local, size_t lsize, char *domain, size_t dsize)
+{
+	const char *hash_end = strchr(body, '=');
+	const char *tt_end = hash_end ? strchr(hash_end + 1, '=') : NULL;
+	const char *dom_end = tt_end ? strchr(tt_end + 1, '=') : NULL;
+	size_t dlen;
+
+	if (dom_end == NULL || dom_end[1] == '\0')
+		return -1;
+	dlen = (size_t)(dom_end - tt_end - 1);
+	if (dlen == 0 || dlen >= dsize || strlen(dom_end + 1) >= lsize)
+		return -1;
+	memcpy(domain, tt_end + 1, dlen);
+	domain[dlen] = '\0';
+	strcpy(local, dom_end + 1);
+	return 0;
+}
+
+/* SRS0/SRS1 local parts (already lowercase) -> the original sender. */
+static int
+decode_srs(const char *local, char *olocal, size_t lsize, char *odomain, size_t dsize)
+{
+	const char *sep;
+
+	if (strncmp(local, "srs0=", 5) == 0 || strncmp(local, "srs0-", 5) == 0
+	    || strncmp(local, "srs0+", 5) == 0)
+		return decode_srs0_body(local + 5, olocal, lsize, odomain, dsize);
+	if (strncmp(local, "srs1=", 5) == 0 && (sep = strstr(local + 5, "==")) != NULL)
+		return decode_srs0_body(sep + 2, olocal, lsize, odomain, dsize);
+	return -1;
+}
+
+/* Drops "+ext" and folds digit runs into '#'. */
+static void
+fold_local(const char *local, char *out, size_t size)
+{
+	size_t o = 0;
+	const char *p;
+
+	for (p = local; *p && *p != '+' && o + 1 < size; p++) {
+		if (isdigit((unsigned char)*p)) {
+			while (isdigit((unsigned char)p[1]))
+				p++;
+			out[o++] = '#';
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	if (o == 0 && size > 1)		/* "+tag@" alone: keep something */
+		snprintf(out, size, "+");
+}
+
+int
+triplet_normalize_sender(const char *sender, char *out, size_t size)
+{
+	struct address a;
+	char lower[ADDRESS_MAX + 1], local[ADDRESS_MAX + 1], domain[ADDRESS_DOMAIN_MAX + 1];
+	char folded[ADDRESS_MAX + 1];
+	const char *at, *base;
+	int n;
+
+	if (sender == NULL || address_parse(sender, &a, NULL) < 0)
+		return -1;
+	if (a.is_null) {
+		n = snprintf(out, size, "<>");
+		return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	}
+	address_lower(&a, lower, sizeof(lower));
+	at = strrchr(lower, '@');
+	if (at == NULL) {
+		snprintf(local, sizeof(local), "%s", lower);
+		domain[0] = '\0';
+	} else {
+		snprintf(local, sizeof(local), "%.*s", (int)(at - lower), lower);
+		snprintf(domain, sizeof(domain), "%s", at + 1);
+	}
+	base = strip_batv(local);
+	if (decode_srs(base, folded, sizeof(folded), domain, sizeof(domain)) == 0)
+		snprintf(local, sizeof(local), "%s", folded);
+	else if (base != local)
+		memmove(local, base, strlen(base) + 1);
+	fold_local(local, folded, sizeof(folded));
+	n = snprintf(out, size, "%s%s%s", folded, domain[0] ? "@" : "", domain);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int
+triplet_subject_ip(const char *client_address, int ipv4_prefix, int ipv6_prefix,
+		   char *out, size_t size)
+{
+	struct net_cidr block;
+
+	if (client_address == NULL || net_addr_parse(client_address, &block.addr) < 0)
+		return -1;
+	block.prefix = (unsigned)(block.addr.family == AF_INET ? ipv4_prefix : ipv6_prefix);
+	net_addr_mask(&block.addr, block.prefix);
+	return net_cidr_format(&block, out, size);
+}
+
+int
+triplet_key(const char *prefix, const char *subject, const char *sender,
+	    const char *recipient, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%sgl:{%s}:%s:%s", prefix, subject, sender, recipient);
+
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int
+triplet_awl_key(const char *prefix, const char *subject, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%sgl:{%s}:awl", prefix, subject);
+
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
