@@ -163,8 +163,16 @@ main(int argc, char **argv)
 	serve_signals(args.config_path);
 	log_info("stopping: no new connections");
 	smfi_stop();
-	pthread_join(thread, NULL);
 	wait_for_sessions();
+	/* libmilter's listener notices the stop only when its poll() times
+	 * out (5 s); with no connection left there is nothing to wait for. */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_timedjoin_np(thread, NULL, &ts);
+	}
 	milter_config_release();
 	log_info("stopped");
 	return 0;

@@ -13,19 +13,23 @@
 #include "network.h"
 #include "triplet.h"
 
-/* "prvs=TAG=user" or "msprvs1=TAG=user" -> "user" */
+/* "prvs=TAG=user", "msprvs1=TAG=user", "btv1==TAG==user" -> "user" */
 static const char *
 strip_batv(const char *local)
 {
-	static const char *const prefixes[] = { "prvs=", "msprvs1=", "btv1=" };
+	static const struct { const char *prefix, *sep; } forms[] = {
+		{ "prvs=", "=" }, { "msprvs1=", "=" }, { "btv1==", "==" },
+	};
 	size_t i;
 
-	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		size_t n = strlen(prefixes[i]);
-		const char *eq;
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		size_t n = strlen(forms[i].prefix);
+		const char *sep;
 
-		if (strncmp(local, prefixes[i], n) == 0 && (eq = strchr(local + n, '=')) && eq[1])
-			return eq + 1;
+		if (strncmp(local, forms[i].prefix, n) == 0
+		    && (sep = strstr(local + n, forms[i].sep)) != NULL
+		    && sep[strlen(forms[i].sep)] != '\0')
+			return sep + strlen(forms[i].sep);
 	}
 	return local;
 }
