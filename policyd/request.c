@@ -55,6 +55,30 @@ valid_value(const char *value, size_t len)
 	return 1;
 }
 
+int
+policy_line_check(const char *line, size_t len, const char **why)
+{
+	const char *eq;
+
+	if (len > POLICY_LINE_MAX) {
+		*why = "line too long";
+		return -1;
+	}
+	if ((eq = memchr(line, '=', len)) == NULL) {
+		*why = "line without '='";
+		return -1;
+	}
+	if (!valid_name(line, (size_t)(eq - line))) {
+		*why = "invalid attribute name";
+		return -1;
+	}
+	if (!valid_value(eq + 1, len - (size_t)(eq - line) - 1)) {
+		*why = "control character or NUL in attribute value";
+		return -1;
+	}
+	return 0;
+}
+
 static void
 set_known(struct policy_request *req, const char *name, const char *value)
 {
@@ -82,22 +106,9 @@ policy_request_parse(char *buf, size_t len, struct policy_request *req, const ch
 		if (nl == NULL)
 			nl = end;	/* last line without its newline */
 		line_len = (size_t)(nl - line);
-		if (line_len > POLICY_LINE_MAX) {
-			*why = "line too long";
+		if (policy_line_check(line, line_len, why) < 0)
 			return -1;
-		}
-		if ((eq = memchr(line, '=', line_len)) == NULL) {
-			*why = "line without '='";
-			return -1;
-		}
-		if (!valid_name(line, (size_t)(eq - line))) {
-			*why = "invalid attribute name";
-			return -1;
-		}
-		if (!valid_value(eq + 1, (size_t)(nl - eq - 1))) {
-			*why = "control character or NUL in attribute value";
-			return -1;
-		}
+		eq = memchr(line, '=', line_len);
 		if (req->attr_count == POLICY_ATTR_MAX) {
 			*why = "too many attributes";
 			return -1;

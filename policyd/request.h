@@ -55,6 +55,10 @@ struct policy_request {
 
 int policy_request_parse(char *buf, size_t len, struct policy_request *req,
 			 const char **why);
+/* One line (without its newline): 0, or -1 with the reason. The server
+ * checks each line as it arrives, so garbage is refused at its first
+ * line instead of when (if ever) an empty line ends it. */
+int policy_line_check(const char *line, size_t len, const char **why);
 const char *policy_request_get(const struct policy_request *req, const char *name);
 
 #endif

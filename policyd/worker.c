@@ -202,8 +202,10 @@ conn_process(struct worker *w, struct conn *c)
 		pos = (size_t)(nl - c->in);
 		c->scan = pos + 1;
 		if (pos > c->line_start) {
-			if (pos - c->line_start > POLICY_LINE_MAX) {
-				conn_fail(w, c, "line too long");
+			const char *why;
+
+			if (policy_line_check(c->in + c->line_start, pos - c->line_start, &why) < 0) {
+				conn_fail(w, c, why);
 				return -1;
 			}
 			c->line_start = pos + 1;
@@ -452,7 +454,10 @@ worker_main(void *arg)
 	struct epoll_event events[256];
 
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
-		int i, n = epoll_wait(w->epfd, events, 256, 1000);
+		int i, n;
+
+		tick(w);	/* first: no request is decided before the lists are read */
+		n = epoll_wait(w->epfd, events, 256, 1000);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
@@ -477,7 +482,6 @@ worker_main(void *arg)
 			begin_stop(w);
 		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
 			pick_up_new_config(w);
-		tick(w);
 	}
 	while (w->oldest)
 		conn_close(w, w->oldest);
