@@ -96,4 +96,30 @@ CONF
 	assert_eq "$?" 0 "milter: SIGTERM stops it cleanly"
 fi
 
+# sluice-policyd as a daemon: privilege drop, reload, broken reload, stop.
+if [ "$(id -u)" = 0 ]; then
+	cat >"$work/policyd.conf" <<CONF
+user = "sluice";
+policyd = { listen = "unix:$work/policyd.sock"; pid_file = "$work/policyd.pid"; };
+CONF
+	"$BIN/sluice-policyd" -f -c "$work/policyd.conf" 2>"$work/policyd.log" &
+	ppid=$!
+	wait_for 5 test -S "$work/policyd.sock"
+	pc() { "$T_PY" t/tools/policy_client.py -s "unix:$work/policyd.sock" normal | tail -1; }
+	assert_match "$(pc)" '^PASS' "policyd: answers on its socket"
+	assert_eq "$(ps -o user= -p "$ppid" | tr -d ' ')" sluice "policyd: runs as user sluice after binding"
+	assert_eq "$(stat -c %a "$work/policyd.sock")" 666 "policyd: socket is connectable by Postfix (0666)"
+	kill -HUP "$ppid"
+	check_log "$work/policyd.log" "configuration reloaded" "policyd: SIGHUP reloads"
+	echo 'policyd = { greylist = { delay = "never"; }; };' >"$work/policyd.conf"
+	kill -HUP "$ppid"
+	check_log "$work/policyd.log" "reload failed, keeping the running configuration: .*policyd.conf:1: delay" \
+		"policyd: a broken config on SIGHUP is logged and the old one kept"
+	assert_match "$(pc)" '^PASS' "policyd: still serves after a failed reload"
+	kill -TERM "$ppid"
+	wait "$ppid"
+	assert_eq "$?" 0 "policyd: SIGTERM stops it cleanly"
+	check_log "$work/policyd.log" "stopped" "policyd: logs its stop"
+fi
+
 done_testing
