@@ -173,8 +173,10 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	open_sessions++;
 	pthread_mutex_unlock(&config_lock);
 	s->conn.cfg = s->ref->cfg;
+	/* Without a verified name libmilter passes "[address]"; log it the
+	 * way Postfix does, as "unknown". */
 	snprintf(s->conn.client_name, sizeof(s->conn.client_name), "%s",
-		 hostname ? hostname : "unknown");
+		 hostname && hostname[0] != '[' ? hostname : "unknown");
 	sockaddr_text((const struct sockaddr *)hostaddr, s->conn.client_addr,
 		      sizeof(s->conn.client_addr));
 	s->conn.trusted_network = net_addr_parse(s->conn.client_addr, &addr) == 0

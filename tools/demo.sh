@@ -36,6 +36,9 @@ start) ;;
 esac
 
 # An old demo goes first (harness_start would also clean it).
+# Greylisting as an admin would see it, with a short delay so the demo
+# does not wait minutes: loopback clients are not allowlisted here.
+HARNESS_POLICYD_EXTRA='greylist = { delay = "5s"; allow_networks = [ ]; };'
 harness_stop "$NAME"
 if ! harness_start "$NAME"; then
 	echo "demo: the harness did not start" >&2
@@ -44,12 +47,25 @@ if ! harness_start "$NAME"; then
 fi
 
 subject="sluice demo $(date +%H:%M:%S)"
-echo "== sending one message from mail.sender.test [127.0.0.9] to user@example.test"
-out=$(send_mail --local-interface 127.0.0.9 --helo mail.sender.test \
-	--from alice@sender.test --to user@example.test \
-	--header "Subject: $subject")
-printf '%s\n' "$out" | grep -E '^(<-|<~|<\*\*| ->) ' | grep -vE '^ -> .{60,}'
+show() { printf '%s\n' "$1" | grep -E '^(<-|<~|<\*\*| ->) ' | grep -vE '^ -> .{60,}'; }
+send() {
+	send_mail --local-interface 127.0.0.20 --from bob@nowhere.test --to user@example.test \
+		--header "Subject: $subject"
+}
+echo "== greylisting: a first message from a client never seen before [127.0.0.20]"
+out=$(send)
+show "$out"
+echo
+echo "== 6 seconds later (the demo's delay is 5 s), the same message again"
+sleep 6
+out=$(send)
+show "$out"
 qid=$(queue_id_of "$out")
+echo
+echo "== a message from mail.sender.test [127.0.0.9], whose SPF passes: not delayed"
+show "$(send_mail --local-interface 127.0.0.9 --helo mail.sender.test \
+	--from alice@sender.test --to user@example.test --header "Subject: SPF $subject")"
+echo
 
 if f=$(wait_delivered internal "^Subject: $subject" 15); then
 	echo
@@ -62,7 +78,7 @@ fi
 echo "== maillog ($T_MAILLOG)"
 if [ -n "$qid" ]; then
 	maillog_grep "$qid: .*status=" 10 >/dev/null
-	grep -E "$qid|127\.0\.0\.9" "$T_MAILLOG"
+	grep -E "$qid|127\.0\.0\.(9|20)" "$T_MAILLOG"
 else
 	tail -n 15 "$T_MAILLOG"
 fi
@@ -79,7 +95,10 @@ The demo keeps running in the network namespace $NAME
 (state, logs, sink directories and configs under $T_STATE).
 Send your own message:
 
-  ip netns exec $NAME swaks --server 127.0.0.1 --to user@example.test --from you@sender.test --local-interface 127.0.0.9
+  ip netns exec $NAME swaks --server 127.0.0.1 --to user@example.test --from you@nowhere.test --local-interface 127.0.0.21
+
+(127.0.0.20-.29 are clients without SPF: greylisted for 5 s; 127.0.0.9 is
+mail.sender.test, whose SPF passes; 127.0.0.1 is a trusted client.)
 
 Delivered mail: $T_SINK_INTERNAL (internal server), $T_SINK_INTERNET (internet)
 Redis:          ip netns exec $NAME redis-cli -s $T_REDIS_SOCK
