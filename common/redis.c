@@ -548,3 +548,58 @@ out:
 	free(argv);
 	return reply;
 }
+
+int
+redis_eval_batch(struct redis_client *client, struct redis_eval_call *const *calls,
+		 int count, redisReply **replies)
+{
+	const char *argv[REDIS_BATCH_MAX][REDIS_EVAL_MAX_ARGS + 3];
+	const char **argvs[REDIS_BATCH_MAX] = { NULL };
+	char nkeys[REDIS_BATCH_MAX][12];
+	int argcs[REDIS_BATCH_MAX] = { 0 };
+	int i, j;
+
+	if (count > REDIS_BATCH_MAX) {
+		format(client->error, sizeof(client->error), "redis: batch of %d calls is over %d",
+		       count, REDIS_BATCH_MAX);
+		for (j = 0; j < count; j++)
+			replies[j] = NULL;
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		struct redis_eval_call *c = calls[i];
+
+		if (c->script->sha1[0] == '\0') {
+			redisReply *err = NULL;
+
+			if (script_load(client, c->script, &err) < 0) {
+				if (err)
+					freeReplyObject(err);
+				for (j = 0; j < count; j++)
+					replies[j] = NULL;
+				return -1;
+			}
+		}
+		snprintf(nkeys[i], sizeof(nkeys[i]), "%d", c->nkeys);
+		argv[i][0] = "EVALSHA";
+		argv[i][1] = c->script->sha1;
+		argv[i][2] = nkeys[i];
+		for (j = 0; j < c->nkeys + c->nargs && j < REDIS_EVAL_MAX_ARGS; j++)
+			argv[i][3 + j] = c->argv[j];
+		argvs[i] = argv[i];
+		argcs[i] = 3 + j;
+	}
+	if (redis_pipeline(client, count, argcs, argvs, replies) < 0)
+		return -1;
+	for (i = 0; i < count; i++) {
+		struct redis_eval_call *c = calls[i];
+
+		if (!is_error(replies[i], "NOSCRIPT"))
+			continue;
+		freeReplyObject(replies[i]);
+		c->script->sha1[0] = '\0';
+		replies[i] = redis_eval(client, c->script, c->nkeys, c->argv, c->nargs,
+					c->argv + c->nkeys);
+	}
+	return 0;
+}

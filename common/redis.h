@@ -56,6 +56,16 @@ struct redis_script {
 
 struct redis_client;
 
+#define REDIS_EVAL_MAX_ARGS 12
+#define REDIS_BATCH_MAX 256	/* calls in one redis_eval_batch() */
+
+/* One script call for redis_eval_batch(): keys, then args, in argv. */
+struct redis_eval_call {
+	struct redis_script *script;
+	int nkeys, nargs;
+	const char *argv[REDIS_EVAL_MAX_ARGS];
+};
+
 struct redis_client *redis_client_new(const struct redis_settings *settings);
 void redis_client_free(struct redis_client *client);
 
@@ -69,6 +79,13 @@ int redis_pipeline(struct redis_client *client, int count, const int *argcs,
 		   const char **const *argvs, redisReply **replies);
 redisReply *redis_eval(struct redis_client *client, struct redis_script *script,
 		       int nkeys, const char **keys, int nargs, const char **args);
+
+/* count script calls in one round trip (a pipeline of EVALSHA); replies[i]
+ * answers calls[i]. A call whose script Redis does not know (NOSCRIPT:
+ * after a restart or a failover) is loaded and run again on its own.
+ * Returns 0, or -1 with every reply NULL when the connection failed. */
+int redis_eval_batch(struct redis_client *client, struct redis_eval_call *const *calls,
+		     int count, redisReply **replies);
 
 const char *redis_client_error(const struct redis_client *client);
 /* Drop the connection now (used after a failover or in tests). */

@@ -14,11 +14,16 @@
  *             refuse with a message (the config is then not swapped in).
  *             A check that is switched off returns NULL state and no error:
  *             it is then skipped.
- *   decide()  must answer quickly and never block longer than the Redis
- *             timeout; it fills reply->action (the text after "action=")
- *             and reply->verdict_key/verdict (logged as "greylist=defer")
- *             when it returns CHECK_FINAL, and may add details to
- *             reply->details either way.
+ *   decide()  must answer quickly; it fills reply->action (the text after
+ *             "action=") and reply->verdict_key/verdict (logged as
+ *             "greylist=defer") when it returns CHECK_FINAL, and may set
+ *             the verdict and add details to reply->details either way.
+ *             A check that needs Redis does not call it: it fills
+ *             reply->call and returns CHECK_REDIS; the worker sends the
+ *             calls of every request ready at that moment in one pipeline
+ *             (one round trip for many requests) and then calls
+ *   resume()  with the reply (NULL when Redis failed), which answers as
+ *             decide() would.
  *   close()   frees the state.
  */
 #ifndef SLUICE_POLICY_CHECK_H
@@ -33,13 +38,17 @@
 #include "redis.h"
 #include "request.h"
 
-enum check_result { CHECK_CONTINUE, CHECK_FINAL };
+enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS };
 
 struct policy_reply {
 	char action[512];	/* "DUNNO", "DEFER_IF_PERMIT Greylisted, ..." */
 	const char *verdict_key;	/* log key of the decision: "greylist" */
 	char verdict[48];	/* its value: "defer" */
 	struct logline details;	/* " retry_in=120" and the like */
+	/* With CHECK_REDIS: the script call the check waits for; its strings
+	 * live in call_buf. */
+	struct redis_eval_call call;
+	char call_buf[1536];
 };
 
 /* What every check may use while deciding; owned by the server. */
@@ -57,6 +66,9 @@ struct policy_check {
 	enum check_result (*decide)(void *state, const struct policy_context *ctx,
 				    const struct policy_request *req,
 				    struct policy_reply *reply);
+	enum check_result (*resume)(void *state, const struct policy_context *ctx,
+				    const struct policy_request *req,
+				    const redisReply *redis, struct policy_reply *reply);
 	void (*close)(void *state);
 };
 
@@ -68,8 +80,19 @@ struct check_chain;
 
 struct check_chain *check_chain_open(const struct sluice_config *cfg, char *err,
 				     size_t errsize);
-void check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
-			const struct policy_request *req, struct policy_reply *reply);
+/*
+ * Runs the checks in order, from *cursor (0 for a new request). Returns
+ * CHECK_FINAL when reply->action holds the answer (DUNNO when no check
+ * decided), or CHECK_REDIS when check number *cursor waits for
+ * reply->call; then check_chain_resume() hands it the Redis reply and
+ * runs on.
+ */
+enum check_result check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
+				     const struct policy_request *req, struct policy_reply *reply,
+				     size_t *cursor);
+enum check_result check_chain_resume(struct check_chain *chain, const struct policy_context *ctx,
+				     const struct policy_request *req, struct policy_reply *reply,
+				     size_t *cursor, const redisReply *redis);
 void check_chain_close(struct check_chain *chain);
 
 #endif

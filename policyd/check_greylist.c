@@ -10,8 +10,9 @@
  *
  * Order of the decision, cheapest first: trusted or authenticated
  * clients, the allowlists of the config and of Redis (cached, see
- * lists.h), then SPF (DNS), then one Redis round trip: the script below,
- * run with EVALSHA, reads and updates the triplet and the client's pass
+ * lists.h), then SPF (DNS), then Redis: the script below, run with
+ * EVALSHA (in one pipeline with the other requests its worker has ready,
+ * see check.h), reads and updates the triplet and the client's pass
  * counter at once, so several MX hosts sharing one Redis agree and no
  * race between them can pass a triplet early. Both keys carry the
  * subject as hash tag (see triplet.h), and both have a TTL.
@@ -228,19 +229,33 @@ passed(struct greylist *gl, const struct policy_context *ctx, const struct polic
 	return verdict(reply, "pass", CHECK_FINAL);
 }
 
+/* Appends a string to the call's storage; NULL when it does not fit. */
+static const char *
+call_string(struct policy_reply *reply, size_t *used, const char *text)
+{
+	size_t n = strlen(text) + 1;
+	char *p;
+
+	if (*used + n > sizeof(reply->call_buf))
+		return NULL;
+	p = reply->call_buf + *used;
+	memcpy(p, text, n);
+	*used += n;
+	return p;
+}
+
+/* Fills reply->call with the script call for this triplet. */
 static enum check_result
-run_script(struct greylist *gl, const struct policy_context *ctx,
-	   const struct policy_request *req, const char *subject, const char *sender,
-	   struct policy_reply *reply)
+prepare_script(struct greylist *gl, const struct policy_context *ctx,
+	       const struct policy_request *req, const char *subject, const char *sender,
+	       struct policy_reply *reply)
 {
 	const struct greylist_conf *c = gl->conf;
-	char key[TRIPLET_KEY_MAX], awl[TRIPLET_KEY_MAX], rcpt[ADDRESS_MAX + 1];
-	char args[5][24];
-	const char *keys[2] = { key, awl }, *argv[5] = { args[0], args[1], args[2], args[3], args[4] };
+	char key[TRIPLET_KEY_MAX], awl[TRIPLET_KEY_MAX], rcpt[ADDRESS_MAX + 1], num[5][24];
+	struct redis_eval_call *call = &reply->call;
 	struct address ra;
-	redisReply *r;
-	long seconds;
-	enum check_result result;
+	size_t used = 0;
+	int i;
 
 	if (address_parse(req->recipient, &ra, NULL) < 0)
 		return verdict(reply, "skip", CHECK_CONTINUE);	/* Postfix refuses it */
@@ -248,36 +263,52 @@ run_script(struct greylist *gl, const struct policy_context *ctx,
 	if (triplet_key(ctx->cfg->redis_prefix, subject, sender, rcpt, key, sizeof(key)) < 0
 	    || triplet_awl_key(ctx->cfg->redis_prefix, subject, awl, sizeof(awl)) < 0)
 		return verdict(reply, "skip", CHECK_CONTINUE);
-	snprintf(args[0], sizeof(args[0]), "%ld", (long)ctx->now);
-	snprintf(args[1], sizeof(args[1]), "%ld", c->delay);
-	snprintf(args[2], sizeof(args[2]), "%ld", c->retry_window);
-	snprintf(args[3], sizeof(args[3]), "%ld", c->auto_allowlist);
-	snprintf(args[4], sizeof(args[4]), "%d", c->auto_allowlist_clients);
-	r = redis_eval(ctx->redis, &gl->script, 2, keys, 5, argv);
+	snprintf(num[0], sizeof(num[0]), "%ld", (long)ctx->now);
+	snprintf(num[1], sizeof(num[1]), "%ld", c->delay);
+	snprintf(num[2], sizeof(num[2]), "%ld", c->retry_window);
+	snprintf(num[3], sizeof(num[3]), "%ld", c->auto_allowlist);
+	snprintf(num[4], sizeof(num[4]), "%d", c->auto_allowlist_clients);
+	call->script = &gl->script;
+	call->nkeys = 2;
+	call->nargs = 5;
+	call->argv[0] = call_string(reply, &used, key);
+	call->argv[1] = call_string(reply, &used, awl);
+	for (i = 0; i < 5; i++)
+		call->argv[2 + i] = call_string(reply, &used, num[i]);
+	for (i = 0; i < 7; i++)
+		if (call->argv[i] == NULL)
+			return verdict(reply, "skip", CHECK_CONTINUE);
+	return CHECK_REDIS;
+}
+
+/* The script's answer { verdict, seconds }, or a Redis failure (NULL). */
+static enum check_result
+greylist_resume(void *state, const struct policy_context *ctx,
+		const struct policy_request *req, const redisReply *r,
+		struct policy_reply *reply)
+{
+	struct greylist *gl = state;
+	const char *what;
+	long seconds;
+
 	if (r == NULL)
 		return redis_trouble(ctx, reply, redis_client_error(ctx->redis));
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
 	    || r->element[0]->type != REDIS_REPLY_STRING
-	    || r->element[1]->type != REDIS_REPLY_INTEGER) {
-		result = redis_trouble(ctx, reply, r->type == REDIS_REPLY_ERROR ? r->str
-				       : "unexpected script reply");
-		freeReplyObject(r);
-		return result;
-	}
+	    || r->element[1]->type != REDIS_REPLY_INTEGER)
+		return redis_trouble(ctx, reply, r->type == REDIS_REPLY_ERROR ? r->str
+				     : "unexpected script reply");
+	what = r->element[0]->str;
 	seconds = (long)r->element[1]->integer;
-	if (strcmp(r->element[0]->str, "new") == 0 || strcmp(r->element[0]->str, "early") == 0) {
+	if (strcmp(what, "new") == 0 || strcmp(what, "early") == 0) {
 		snprintf(reply->action, sizeof(reply->action),
 			 "DEFER_IF_PERMIT Greylisted, retry in %ld seconds", seconds);
 		logline_addf(&reply->details, "retry_in", "%ld", seconds);
-		result = verdict(reply, r->element[0]->str, CHECK_FINAL);
-	} else if (strcmp(r->element[0]->str, "pass") == 0) {
-		result = passed(gl, ctx, req, reply, seconds);
-	} else {
-		result = verdict(reply, strcmp(r->element[0]->str, "awl") == 0 ? "awl" : "pass",
-				 CHECK_CONTINUE);
+		return verdict(reply, what, CHECK_FINAL);
 	}
-	freeReplyObject(r);
-	return result;
+	if (strcmp(what, "pass") == 0)
+		return passed(gl, ctx, req, reply, seconds);
+	return verdict(reply, strcmp(what, "awl") == 0 ? "awl" : "pass", CHECK_CONTINUE);
 }
 
 static enum check_result
@@ -311,12 +342,13 @@ greylist_decide(void *state, const struct policy_context *ctx,
 		at = strrchr(sender, '@');
 		snprintf(subject, sizeof(subject), "spf:%s", at ? at + 1 : req->helo_name);
 	}
-	return run_script(gl, ctx, req, subject, sender, reply);
+	return prepare_script(gl, ctx, req, subject, sender, reply);
 }
 
 const struct policy_check check_greylist = {
 	.name = "greylist",
 	.open = greylist_open,
 	.decide = greylist_decide,
+	.resume = greylist_resume,
 	.close = greylist_close,
 };

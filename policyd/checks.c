@@ -47,27 +47,52 @@ check_chain_open(const struct sluice_config *cfg, char *err, size_t errsize)
 	return chain;
 }
 
-void
-check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
-		   const struct policy_request *req, struct policy_reply *reply)
+static enum check_result
+run_from(struct check_chain *chain, const struct policy_context *ctx,
+	 const struct policy_request *req, struct policy_reply *reply, size_t *cursor)
 {
-	size_t i;
+	for (; policy_checks[*cursor]; (*cursor)++) {
+		enum check_result r;
 
-	reply->details.len = 0;
-	reply->details.buf[0] = '\0';
-	reply->details.truncated = false;
-	reply->verdict_key = NULL;
-	for (i = 0; policy_checks[i]; i++) {
-		if (chain->state[i] == NULL)
+		if (chain->state[*cursor] == NULL)
 			continue;	/* switched off in this config */
-		if (policy_checks[i]->decide(chain->state[i], ctx, req, reply) == CHECK_FINAL)
-			return;
+		r = policy_checks[*cursor]->decide(chain->state[*cursor], ctx, req, reply);
+		if (r != CHECK_CONTINUE)
+			return r;
 	}
 	strcpy(reply->action, "DUNNO");
 	if (reply->verdict_key == NULL) {	/* no check had anything to say */
 		reply->verdict_key = "action";
 		strcpy(reply->verdict, "dunno");
 	}
+	return CHECK_FINAL;
+}
+
+enum check_result
+check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
+		   const struct policy_request *req, struct policy_reply *reply, size_t *cursor)
+{
+	if (*cursor == 0) {
+		reply->details.len = 0;
+		reply->details.buf[0] = '\0';
+		reply->details.truncated = false;
+		reply->verdict_key = NULL;
+	}
+	return run_from(chain, ctx, req, reply, cursor);
+}
+
+enum check_result
+check_chain_resume(struct check_chain *chain, const struct policy_context *ctx,
+		   const struct policy_request *req, struct policy_reply *reply,
+		   size_t *cursor, const redisReply *redis)
+{
+	enum check_result r = policy_checks[*cursor]->resume(chain->state[*cursor], ctx, req,
+							     redis, reply);
+
+	if (r != CHECK_CONTINUE)
+		return r;
+	(*cursor)++;
+	return run_from(chain, ctx, req, reply, cursor);
 }
 
 void

@@ -49,7 +49,28 @@ struct conn {
 	size_t out_len, out_off;
 	time_t last_active;
 	struct conn *prev, *next;	/* idle order, oldest first */
+	bool in_batch;			/* a request of it waits for Redis */
 };
+
+/*
+ * A request being decided. Its attributes point into its connection's
+ * input buffer, which is neither read into nor moved until the request
+ * is answered: a connection has at most one request in a batch, and the
+ * batch is run before the worker reads from any socket again.
+ */
+struct pending {
+	struct conn *c;
+	size_t consumed;	/* bytes of input the request took */
+	size_t cursor;		/* the check chain's position */
+	struct policy_request req;
+	struct policy_reply reply;
+};
+
+/* One epoll wakeup yields at most EVENTS_MAX connections, each with at
+ * most one request waiting; after a batch only those come back. So the
+ * waiting list never holds more than EVENTS_MAX requests. */
+#define EVENTS_MAX 256
+#define BATCH_MAX EVENTS_MAX
 
 struct worker {
 	int id;
@@ -62,6 +83,11 @@ struct worker {
 	struct check_chain *chain;
 	struct redis_client *redis;
 	struct lists *lists;
+	struct pending *slots;		/* BATCH_MAX request slots */
+	struct pending *free_slots[BATCH_MAX];
+	int free_count;
+	struct pending *waiting[BATCH_MAX];	/* requests waiting for Redis */
+	int waiting_count;
 	long clock_offset;		/* test aid: policyd.test_clock */
 	bool stopping;
 	time_t stop_deadline;
@@ -136,34 +162,6 @@ log_decision(const struct policy_request *req, const struct policy_reply *reply)
 	log_line(LOG_INFO, &line);
 }
 
-/* Decides one framed request of len bytes at c->in; -1 closes. */
-static int
-answer_request(struct worker *w, struct conn *c, size_t len)
-{
-	struct policy_request req;
-	struct policy_reply reply;
-	struct policy_context ctx = { w->gen->cfg, w->redis, w->lists,
-				      time(NULL) + w->clock_offset,
-				      &w->shared->redis_warned_at };
-	const char *why = NULL;
-	int n;
-
-	if (policy_request_parse(c->in, len, &req, &why) < 0) {
-		conn_fail(w, c, why);
-		return -1;
-	}
-	check_chain_decide(w->chain, &ctx, &req, &reply);
-	log_decision(&req, &reply);
-	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", reply.action);
-	c->out_len = (n > 0 && (size_t)n < sizeof(c->out)) ? (size_t)n : 0;
-	c->out_off = 0;
-	if (c->out_len == 0) {
-		conn_fail(w, c, "reply too long");
-		return -1;
-	}
-	return 0;
-}
-
 /* Writes pending output; returns -1 if the connection was closed, 1 if
  * output is still pending, 0 when all was written. */
 static int
@@ -187,13 +185,82 @@ conn_flush(struct worker *w, struct conn *c)
 	return 0;
 }
 
-/* Scans new input for complete requests and answers them in order. */
+static struct policy_context
+worker_context(struct worker *w)
+{
+	struct policy_context ctx = { w->gen->cfg, w->redis, w->lists,
+				      time(NULL) + w->clock_offset,
+				      &w->shared->redis_warned_at };
+
+	return ctx;
+}
+
+/* Logs and answers a decided request, frees its slot, drops it from the
+ * input and writes the answer: -1 closed, 1 output pending, 0 written. */
+static int
+finish_request(struct worker *w, struct pending *p)
+{
+	struct conn *c = p->c;
+	int n;
+
+	log_decision(&p->req, &p->reply);
+	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", p->reply.action);
+	w->free_slots[w->free_count++] = p;
+	c->in_batch = false;
+	if (n <= 0 || (size_t)n >= sizeof(c->out)) {
+		conn_fail(w, c, "reply too long");
+		return -1;
+	}
+	c->out_len = (size_t)n;
+	c->out_off = 0;
+	memmove(c->in, c->in + p->consumed, c->in_len - p->consumed);
+	c->in_len -= p->consumed;
+	c->scan = c->line_start = 0;
+	return conn_flush(w, c);
+}
+
+/* Decides a framed request of len bytes at c->in as far as it can
+ * without Redis: -1 closed, 0 answered and written, 1 waiting (for Redis
+ * in the batch, or for the socket to drain). */
+static int
+start_request(struct worker *w, struct conn *c, size_t len)
+{
+	struct policy_context ctx = worker_context(w);
+	const char *why = NULL;
+	struct pending *p;
+	int rc;
+
+	if (w->free_count == 0) {	/* cannot happen: see BATCH_MAX */
+		conn_fail(w, c, "no free request slot");
+		return -1;
+	}
+	p = w->free_slots[--w->free_count];
+	p->c = c;
+	p->consumed = len + 1;
+	p->cursor = 0;
+	if (policy_request_parse(c->in, len, &p->req, &why) < 0) {
+		w->free_slots[w->free_count++] = p;
+		conn_fail(w, c, why);
+		return -1;
+	}
+	if (check_chain_decide(w->chain, &ctx, &p->req, &p->reply, &p->cursor) == CHECK_REDIS) {
+		c->in_batch = true;
+		w->waiting[w->waiting_count++] = p;
+		return 1;
+	}
+	rc = finish_request(w, p);
+	return rc;
+}
+
+/* Scans new input for complete requests and starts them in order, one
+ * at a time: the next only when the previous one has been answered. */
 static int
 conn_process(struct worker *w, struct conn *c)
 {
-	while (c->scan < c->in_len) {
+	while (!c->in_batch && c->out_len == 0 && c->scan < c->in_len) {
 		char *nl = memchr(c->in + c->scan, '\n', c->in_len - c->scan);
-		size_t pos, consumed;
+		size_t pos;
+		int rc;
 
 		if (nl == NULL) {
 			c->scan = c->in_len;
@@ -216,24 +283,59 @@ conn_process(struct worker *w, struct conn *c)
 			conn_fail(w, c, "empty request");
 			return -1;
 		}
-		consumed = pos + 1;
-		if (answer_request(w, c, pos) < 0)
-			return -1;
-		memmove(c->in, c->in + consumed, c->in_len - consumed);
-		c->in_len -= consumed;
-		c->scan = c->line_start = 0;
-		switch (conn_flush(w, c)) {
-		case -1:
-			return -1;
-		case 1:
-			return 0;	/* resume when the socket drains */
-		}
+		if ((rc = start_request(w, c, pos)) != 0)
+			return rc < 0 ? -1 : 0;
 	}
 	if (c->in_len - c->line_start > POLICY_LINE_MAX) {
 		conn_fail(w, c, "line too long");
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Sends the Redis calls of every waiting request in one pipeline, hands
+ * each check its reply, answers, and starts the next requests of those
+ * connections, until no request waits. This is what makes the worker's
+ * Redis cost one round trip per wakeup instead of one per request.
+ */
+static void
+batch_run(struct worker *w)
+{
+	while (w->waiting_count > 0) {
+		struct pending *round[BATCH_MAX];
+		struct redis_eval_call *calls[BATCH_MAX];
+		redisReply *replies[BATCH_MAX];
+		struct conn *answered[BATCH_MAX];
+		struct policy_context ctx = worker_context(w);
+		int i, count = w->waiting_count, nanswered = 0;
+
+		memcpy(round, w->waiting, (size_t)count * sizeof(round[0]));
+		w->waiting_count = 0;
+		for (i = 0; i < count; i++)
+			calls[i] = &round[i]->reply.call;
+		redis_eval_batch(w->redis, calls, count, replies);
+		for (i = 0; i < count; i++) {
+			struct pending *p = round[i];
+			struct conn *c = p->c;
+			enum check_result r;
+
+			r = check_chain_resume(w->chain, &ctx, &p->req, &p->reply, &p->cursor,
+					       replies[i]);
+			if (replies[i])
+				freeReplyObject(replies[i]);
+			if (r == CHECK_REDIS) {
+				w->waiting[w->waiting_count++] = p;	/* another check */
+				continue;
+			}
+			if (finish_request(w, p) == 0)
+				answered[nanswered++] = c;
+		}
+		for (i = 0; i < nanswered; i++)
+			if (conn_process(w, answered[i]) == 0 && w->stopping
+			    && answered[i]->in_len == 0 && answered[i]->out_len == 0)
+				conn_close(w, answered[i]);	/* stopping: done */
+	}
 }
 
 static int
@@ -451,13 +553,13 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct epoll_event events[256];
+	struct epoll_event events[EVENTS_MAX];
 
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
 		int i, n;
 
 		tick(w);	/* first: no request is decided before the lists are read */
-		n = epoll_wait(w->epfd, events, 256, 1000);
+		n = epoll_wait(w->epfd, events, EVENTS_MAX, 1000);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
@@ -478,6 +580,7 @@ worker_main(void *arg)
 				conn_close(w, c);	/* answered: done */
 			}
 		}
+		batch_run(w);
 		if (atomic_load(&w->shared->stopping) && !w->stopping)
 			begin_stop(w);
 		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
@@ -500,6 +603,13 @@ worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 	}
 	w->id = id;
 	w->shared = shared;
+	if ((w->slots = calloc(BATCH_MAX, sizeof(*w->slots))) == NULL) {
+		snprintf(err, errsize, "out of memory");
+		free(w);
+		return NULL;
+	}
+	for (w->free_count = 0; w->free_count < BATCH_MAX; w->free_count++)
+		w->free_slots[w->free_count] = &w->slots[w->free_count];
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ev.data.ptr = &tag_listen;
@@ -550,6 +660,7 @@ worker_free(struct worker *w)
 		close(w->wake_fd);
 	if (w->epfd >= 0)
 		close(w->epfd);
+	free(w->slots);
 	free(w);
 }
 
