@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-greylist
 
 all: $(PROGS)
 
@@ -95,6 +95,14 @@ demo: deps all
 
 demo-stop:
 	@bash tools/demo.sh stop $(BUILD)
+
+# Greylisting benchmark: sluice-policyd against postgrey, same load
+# (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
+$(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
+bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+	@bash bench/greylist-vs-postgrey.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
