@@ -38,7 +38,8 @@ struct server_shared {
 	atomic_ulong generation;	/* current->generation, for a cheap check */
 	atomic_int connections;		/* all workers' */
 	atomic_bool stopping;
-	_Atomic long redis_warned_at;	/* log_due() slot: Redis trouble */
+	_Atomic long redis_warned_at;	/* log_due() slot: Redis unreachable */
+	_Atomic long lists_warned_at;	/* log_due() slot: bad list contents */
 };
 
 struct config_gen *shared_config_acquire(struct server_shared *shared);

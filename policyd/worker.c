@@ -513,13 +513,11 @@ tick(struct worker *w)
 		return;
 	w->last_tick = now;
 	skipped = lists_refresh(w->lists, w->redis, err, sizeof(err));
-	if (skipped != 0 && log_due(&w->shared->redis_warned_at, now, 60)) {
-		if (skipped < 0)
-			log_warning("redis lists not refreshed, using the last ones: %s", err);
-		else
-			log_warning("redis lists: %d invalid member(s) or key(s) skipped%s%s",
-				    skipped, err[0] ? ": " : "", err);
-	}
+	if (skipped < 0 && log_due(&w->shared->redis_warned_at, now, 60))
+		log_warning("redis lists not refreshed, using the last ones: %s", err);
+	else if (skipped > 0 && log_due(&w->shared->lists_warned_at, now, 60))
+		log_warning("redis lists: %d invalid member(s) or key(s) skipped%s%s",
+			    skipped, err[0] ? ": " : "", err);
 	if (w->gen->cfg->policyd.test_clock)
 		read_test_clock(w);
 	sweep_idle(w);

@@ -125,6 +125,17 @@ sleep 1.1
 out=$(mail 127.0.0.25 r8@nowhere.test u1@example.test)
 expect_greylisted "$out" "SREM takes effect within 1 s too"
 
+# Bad list contents: an invalid member is skipped, a key of the wrong type
+# keeps nothing from breaking the other lists; both are logged.
+redis_cli SET sluice:forbid:domain "not a set" >/dev/null
+redis_cli SADD sluice:permit:ip 10.0.0.0/99 127.0.0.29 >/dev/null
+sleep 1.1
+out=$(mail 127.0.0.29 r9@nowhere.test u1@example.test)
+expect_accepted "$out" "an invalid member and a wrong-type key do not stop the other lists"
+policy_log 'redis lists: [0-9]+ invalid member\(s\) or key\(s\) skipped: sluice:forbid:domain: WRONGTYPE' \
+	"bad list contents are logged"
+redis_cli DEL sluice:forbid:domain >/dev/null
+
 # --- Redis state: every key has a TTL, keys are hash-tagged ---------------
 keys=$(redis_cli --scan --pattern 'sluice:gl:*')
 assert_match "$keys" '^sluice:gl:\{127\.0\.0\.20/32\}:a@nowhere\.test:u1@example\.test$' "triplet key tagged on the client network"
