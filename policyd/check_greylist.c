@@ -23,6 +23,7 @@
  * all; with spf_domain_triplet its triplet is keyed on the sender domain,
  * so a retry from any authorized IP counts.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,22 @@ passed(struct greylist *gl, const struct policy_context *ctx, const struct polic
 	return verdict(reply, "pass", CHECK_FINAL);
 }
 
+/*
+ * An address as a triplet part when our parser refuses what Postfix
+ * accepted: the raw text, lowercased and cut to ADDRESS_MAX. Such mail is
+ * greylisted like any other; skipping it would give a spammer a way
+ * around greylisting by crafting odd addresses.
+ */
+static void
+raw_address(const char *text, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; text && text[i] && i + 1 < size && i < ADDRESS_MAX; i++)
+		out[i] = (char)tolower((unsigned char)text[i]);
+	out[i] = '\0';
+}
+
 /* Appends a string to the call's storage; NULL when it does not fit. */
 static const char *
 call_string(struct policy_reply *reply, size_t *used, const char *text)
@@ -257,9 +274,10 @@ prepare_script(struct greylist *gl, const struct policy_context *ctx,
 	size_t used = 0;
 	int i;
 
-	if (address_parse(req->recipient, &ra, NULL) < 0)
-		return verdict(reply, "skip", CHECK_CONTINUE);	/* Postfix refuses it */
-	address_lower(&ra, rcpt, sizeof(rcpt));
+	if (address_parse(req->recipient, &ra, NULL) == 0)
+		address_lower(&ra, rcpt, sizeof(rcpt));
+	else
+		raw_address(req->recipient, rcpt, sizeof(rcpt));
 	if (triplet_key(ctx->cfg->redis_prefix, subject, sender, rcpt, key, sizeof(key)) < 0
 	    || triplet_awl_key(ctx->cfg->redis_prefix, subject, awl, sizeof(awl)) < 0)
 		return verdict(reply, "skip", CHECK_CONTINUE);
@@ -331,7 +349,7 @@ greylist_decide(void *state, const struct policy_context *ctx,
 		return verdict(reply, "allowlisted", CHECK_CONTINUE);
 	}
 	if (triplet_normalize_sender(req->sender ? req->sender : "", sender, sizeof(sender)) < 0)
-		return verdict(reply, "skip", CHECK_CONTINUE);
+		raw_address(req->sender, sender, sizeof(sender));
 	if (triplet_subject_ip(req->client_address, c->ipv4_prefix, c->ipv6_prefix,
 			       subject, sizeof(subject)) < 0)
 		return verdict(reply, "skip", CHECK_CONTINUE);
@@ -340,7 +358,8 @@ greylist_decide(void *state, const struct policy_context *ctx,
 		if (c->spf_bypass)
 			return verdict(reply, "bypass-spf", CHECK_CONTINUE);
 		at = strrchr(sender, '@');
-		snprintf(subject, sizeof(subject), "spf:%s", at ? at + 1 : req->helo_name);
+		snprintf(subject, sizeof(subject), "spf:%s",
+			 at ? at + 1 : req->helo_name ? req->helo_name : "");
 	}
 	return prepare_script(gl, ctx, req, subject, sender, reply);
 }

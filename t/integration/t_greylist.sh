@@ -168,6 +168,11 @@ advance 130
 assert_match "$(pc "$T_STATE/policyd-b.sock")" 'action=PREPEND X-Greylist: delayed' "host B: passes after the delay"
 assert_match "$(pc "$T_POLICYD_SOCK")" 'action=DUNNO' "host A: the triplet host B passed passes"
 kill "$bpid"; wait "$bpid" 2>/dev/null
+# An odd sender that Postfix would pass on but our parser refuses is
+# still greylisted, never waved through.
+assert_match "$(in_ns "$T_PY" "$T_REPO/t/tools/policy_client.py" -s "unix:$T_POLICYD_SOCK" request \
+	client_address=127.0.0.26 client_name=unknown 'sender= odd@nowhere.test' recipient=u1@example.test)" \
+	'action=DEFER_IF_PERMIT Greylisted' "an unparseable sender is greylisted, not skipped"
 
 # --- Redis down and back: fail_open ---------------------------------------
 harness_stop_daemon redis
