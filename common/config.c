@@ -333,7 +333,8 @@ static int
 read_dkim(struct cfg_reader *rd, const config_setting_t *root, struct dkim_conf *d)
 {
 	static const char *const members[] = {
-		"sign", "header_canon", "body_canon", "headers", "oversign", "keys", NULL
+		"sign", "header_canon", "body_canon", "headers", "oversign", "keys",
+		"subdomains", "expire", NULL
 	};
 	const config_setting_t *g, *keys;
 	unsigned i, n;
@@ -347,7 +348,9 @@ read_dkim(struct cfg_reader *rd, const config_setting_t *root, struct dkim_conf 
 	    || read_canon(rd, g, "header_canon", &d->header_canon) < 0
 	    || read_canon(rd, g, "body_canon", &d->body_canon) < 0
 	    || cfg_read_strlist(rd, g, "headers", cfg_check_header_name, false, &d->headers) < 0
-	    || cfg_read_strlist(rd, g, "oversign", cfg_check_header_name, false, &d->oversign) < 0)
+	    || cfg_read_strlist(rd, g, "oversign", cfg_check_header_name, false, &d->oversign) < 0
+	    || cfg_read_bool(rd, g, "subdomains", &d->subdomains) < 0
+	    || cfg_read_duration(rd, g, "expire", 0, 366L * 86400, &d->expire) < 0)
 		return -1;
 	if ((keys = config_setting_get_member(g, "keys")) == NULL)
 		return 0;

@@ -80,6 +80,8 @@ struct dkim_conf {
 	struct strlist oversign;
 	struct dkim_key_conf *keys;
 	size_t key_count;
+	bool subdomains;	/* a.example.com may use example.com's keys */
+	long expire;		/* x= after t=, seconds; 0: none */
 };
 
 struct policyd_conf {

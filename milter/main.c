@@ -126,7 +126,7 @@ main(int argc, char **argv)
 		return 1;
 	/* Modules (keys) are opened before -t reports, so -t checks them too. */
 	if (milter_config_swap(cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", args.config_path, err);
+		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	if (args.check_only) {

@@ -75,7 +75,7 @@ milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize)
 
 		if (milter_modules[i]->open
 		    && milter_modules[i]->open(cfg, &ref->module_conf[i], why, sizeof(why)) < 0) {
-			snprintf(err, errsize, "%s: %s", milter_modules[i]->name, why);
+			snprintf(err, errsize, "%s", why);	/* "FILE:LINE: message" */
 			config_ref_free(ref);
 			return -1;
 		}

@@ -65,7 +65,8 @@ struct milter_module {
 	 * here, once per load, never per message). A module that is off
 	 * returns 0 with *conf NULL, and its hooks are then not called. An
 	 * error refuses the whole config: at start-up the daemon exits, on
-	 * SIGHUP the running config stays. */
+	 * SIGHUP the running config stays. err is "FILE:LINE: message",
+	 * naming the config entry at fault (struct dkim_key_conf.source). */
 	int (*open)(const struct sluice_config *cfg, void **conf, char *err, size_t errsize);
 	void (*close)(void *conf);
 	sfsistat (*envfrom)(struct milter_call *call);

@@ -8,8 +8,10 @@
  */
 #include <stddef.h>
 
+#include "dkim_sign.h"
 #include "module.h"
 
 const struct milter_module *const milter_modules[] = {
+	&dkim_sign_module,
 	NULL
 };
