@@ -151,21 +151,10 @@ sign_envfrom(struct milter_call *call)
 }
 
 static bool
-listed(const struct strlist *l, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < l->count; i++)
-		if (strcasecmp(l->items[i], name) == 0)
-			return true;
-	return false;
-}
-
-static bool
 worth_keeping(const struct sign_conf *sc, const char *name)
 {
 	return strcasecmp(name, "From") == 0 || strcasecmp(name, "DKIM-Signature") == 0
-	    || listed(sc->headers, name) || listed(sc->oversign, name);
+	    || strlist_contains(sc->headers, name) || strlist_contains(sc->oversign, name);
 }
 
 static sfsistat
