@@ -27,6 +27,7 @@ struct from_scan {
 	bool in_angle, angle_done;
 	bool content;		/* this mailbox has begun */
 	bool comma;		/* a ',' came after it */
+	bool gap;		/* space or comment after an address outside <> */
 	bool overflow;
 };
 
@@ -49,12 +50,20 @@ scan_keep(struct from_scan *s, char c, bool quoted)
 static int
 scan_plain(struct from_scan *s, char c, const char **why)
 {
-	if (c == '(') {
-		s->comment = 1;
+	if (c == '(' || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+		/* "a@x.test b@y.test": two addresses without a comma. Taking
+		 * the domain after the last '@' would sign for the second
+		 * while readers see the first; refuse it as several. */
+		if (!s->in_angle && !s->angle_done && s->at >= 0)
+			s->gap = true;
+		if (c == '(')
+			s->comment = 1;
 		return 0;
 	}
-	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-		return 0;
+	if (s->gap && c != '<' && c != ',') {
+		*why = "several mailboxes";
+		return -1;
+	}
 	if (c == ',' && !s->in_angle) {
 		s->comma = true;
 		return 0;
@@ -70,6 +79,8 @@ scan_plain(struct from_scan *s, char c, const char **why)
 	if (c == '<' && !s->in_angle) {
 		s->len = 0;	/* what came before was a display name */
 		s->at = -1;
+		s->gap = false;
+		s->overflow = false;	/* a long name is no long address */
 		s->in_angle = true;
 		s->content = true;
 		return 0;

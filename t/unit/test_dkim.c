@@ -189,6 +189,18 @@ test_from_domain(void **state)
 	expect_from(" a@bad..test", NULL);
 	expect_from(" <a@x.test", NULL);
 	expect_from("", NULL);
+	expect_from(" a@x.test b@y.test", NULL);		/* no comma: still two */
+	expect_from(" a@x.test (c) @y.test", NULL);
+	expect_from(" a@x.test (comment)", "x.test");
+	/* a display name longer than any address is still just a name */
+	memset(big, 'n', 600);
+	memcpy(big, " \"", 2);
+	strcpy(big + 600, "\" <a@example.test>");
+	expect_from(big, "example.test");
+	memset(big, 'n', 600);
+	big[0] = ' ';
+	strcpy(big + 600, " <a@example.test>");
+	expect_from(big, "example.test");
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	big[10] = '@';
