@@ -7,6 +7,7 @@
  * multiply the round trips that set the policy daemon's speed. The whole
  * refresh is one pipelined round trip.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,13 @@ static const char *const list_suffix[LIST_COUNT] = {
 	[LIST_GREYLIST_SENDER] = "greylist:allow:sender",
 	[LIST_GREYLIST_RECIPIENT] = "greylist:allow:recipient",
 };
+
+/* The lists whose members must be IP addresses or CIDR blocks. */
+static bool
+is_ip_list(int id)
+{
+	return id == LIST_PERMIT_IP || id == LIST_FORBID_IP || id == LIST_GREYLIST_IP;
+}
 
 struct lists {
 	char key[LIST_COUNT][128];
@@ -58,8 +66,9 @@ lists_free(struct lists *lists)
 
 /* Builds one list from an SMEMBERS reply; returns members skipped. */
 static int
-build_list(const redisReply *reply, struct pattern_list *out)
+build_list(const redisReply *reply, bool ip_only, struct pattern_list *out)
 {
+	struct net_cidr block;
 	int skipped = 0;
 	size_t i;
 
@@ -68,6 +77,7 @@ build_list(const redisReply *reply, struct pattern_list *out)
 		const redisReply *m = reply->element[i];
 
 		if (m->type != REDIS_REPLY_STRING || strlen(m->str) != (size_t)m->len
+		    || (ip_only && net_cidr_parse(m->str, &block) < 0)
 		    || pattern_list_add(out, m->str, NULL) < 0)
 			skipped++;
 	}
@@ -105,7 +115,7 @@ lists_refresh(struct lists *lists, struct redis_client *redis, char *err, size_t
 			continue;
 		}
 		pattern_list_free(&lists->list[i]);
-		skipped += build_list(replies[i], &lists->list[i]);
+		skipped += build_list(replies[i], is_ip_list(i), &lists->list[i]);
 	}
 	for (i = 0; i < LIST_COUNT; i++)
 		freeReplyObject(replies[i]);
