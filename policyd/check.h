@@ -37,6 +37,7 @@
 #include "log.h"
 #include "redis.h"
 #include "request.h"
+#include "triplet.h"
 
 enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS };
 
@@ -46,9 +47,10 @@ struct policy_reply {
 	char verdict[48];	/* its value: "defer" */
 	struct logline details;	/* " retry_in=120" and the like */
 	/* With CHECK_REDIS: the script call the check waits for; its strings
-	 * live in call_buf. */
+	 * live in call_buf, room for greylisting's two keys at their
+	 * largest (the awl key is the shorter) and its numbers. */
 	struct redis_eval_call call;
-	char call_buf[1536];
+	char call_buf[2 * TRIPLET_KEY_MAX];
 };
 
 /* What every check may use while deciding; owned by the server. */

@@ -5,8 +5,11 @@
  * "prvs" and Microsoft's "msprvs1"), SRS as libsrs2 and Postfix's
  * postsrsd write it, VERP from list managers. The rules only ever make
  * two addresses of one sender equal; they never split one sender in two.
+ * Keys escape their parts (see triplet.h) so that no choice of sender
+ * and recipient can name another triplet's key.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,19 +139,82 @@ triplet_subject_ip(const char *client_address, int ipv4_prefix, int ipv6_prefix,
 	return net_cidr_format(&block, out, size);
 }
 
+/*
+ * Appends text to out at *o, percent-escaping what could be read as a
+ * separator ('%' itself, '{' '}' and, with colon, ':') or is not
+ * printable ASCII. Escaping '%' is what makes the mapping reversible,
+ * hence injective: two different parts never give the same text.
+ */
+static int
+append_escaped(char *out, size_t size, size_t *o, const char *text, bool colon)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)text; *p; p++) {
+		bool plain = *p > 0x20 && *p < 0x7f && *p != '%' && *p != '{' && *p != '}'
+		    && (!colon || *p != ':');
+
+		if (*o + (plain ? 1 : 3) >= size)
+			return -1;
+		if (plain) {
+			out[(*o)++] = (char)*p;
+		} else {
+			out[(*o)++] = '%';
+			out[(*o)++] = hex[*p >> 4];
+			out[(*o)++] = hex[*p & 15];
+		}
+	}
+	out[*o] = '\0';
+	return 0;
+}
+
+static int
+append_plain(char *out, size_t size, size_t *o, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (*o + n >= size)
+		return -1;
+	memcpy(out + *o, text, n + 1);
+	*o += n;
+	return 0;
+}
+
+/* "<prefix>gl:{<subject>}" */
+static int
+key_start(const char *prefix, const char *subject, char *out, size_t size, size_t *o)
+{
+	*o = 0;
+	if (size == 0 || strlen(prefix) > TRIPLET_PREFIX_MAX
+	    || strlen(subject) > TRIPLET_SUBJECT_MAX)
+		return -1;
+	return append_plain(out, size, o, prefix) < 0
+	    || append_plain(out, size, o, "gl:{") < 0
+	    || append_escaped(out, size, o, subject, false) < 0
+	    || append_plain(out, size, o, "}") < 0 ? -1 : 0;
+}
+
 int
 triplet_key(const char *prefix, const char *subject, const char *sender,
 	    const char *recipient, char *out, size_t size)
 {
-	int n = snprintf(out, size, "%sgl:{%s}:%s:%s", prefix, subject, sender, recipient);
+	size_t o;
 
-	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	if (strlen(sender) > ADDRESS_MAX || strlen(recipient) > ADDRESS_MAX)
+		return -1;
+	return key_start(prefix, subject, out, size, &o) < 0
+	    || append_plain(out, size, &o, ":") < 0
+	    || append_escaped(out, size, &o, sender, true) < 0
+	    || append_plain(out, size, &o, ":") < 0
+	    || append_escaped(out, size, &o, recipient, true) < 0 ? -1 : 0;
 }
 
 int
 triplet_awl_key(const char *prefix, const char *subject, char *out, size_t size)
 {
-	int n = snprintf(out, size, "%sgl:{%s}:awl", prefix, subject);
+	size_t o;
 
-	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	return key_start(prefix, subject, out, size, &o) < 0
+	    || append_plain(out, size, &o, ":awl") < 0 ? -1 : 0;
 }
