@@ -367,6 +367,26 @@ read_dkim(struct cfg_reader *rd, const config_setting_t *root, struct dkim_conf 
 	return 0;
 }
 
+/*
+ * hostname goes into X-Greylist headers and policy replies: a newline or
+ * a space in it would end or split those lines. The default (the
+ * system's name) is checked too, and refused with a hint to set it.
+ */
+static int
+check_hostname(struct cfg_reader *rd, const config_setting_t *root,
+	       const struct sluice_config *cfg)
+{
+	const config_setting_t *s = config_setting_get_member(root, "hostname");
+	const char *why;
+
+	if ((why = cfg_check_hostname(cfg->hostname)) == NULL)
+		return 0;
+	if (s != NULL)
+		return cfg_fail(rd, s, "hostname: %s", why);
+	return cfg_fail(rd, root, "hostname: this system's name is not usable (%s); "
+			"set hostname = \"mx.example.com\";", why);
+}
+
 static int
 read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
@@ -419,7 +439,8 @@ config_load(const char *path, char *err, size_t errsize)
 				 config_error_line(&lc), config_error_text(&lc));
 		goto fail;
 	}
-	if (read_root(&rd, config_root_setting(&lc), cfg) < 0)
+	if (read_root(&rd, config_root_setting(&lc), cfg) < 0
+	    || check_hostname(&rd, config_root_setting(&lc), cfg) < 0)
 		goto fail;
 	config_destroy(&lc);
 	return cfg;

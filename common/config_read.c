@@ -195,6 +195,41 @@ cfg_check_domain(const char *item)
 	return label == 0 ? "domain name ends with a dot" : NULL;
 }
 
+/*
+ * A host name as it may go into a header and a policy reply: RFC 1123
+ * labels of letters, digits and inner '-', joined by '.'. Stricter than
+ * cfg_check_domain() (no '_') because the name is written into mail and
+ * protocol lines, where anything else could break their framing.
+ */
+const char *
+cfg_check_hostname(const char *item)
+{
+	size_t label = 0, len = strlen(item);
+	const char *p;
+
+	if (len == 0 || len > 253)
+		return "must be a DNS name of 1 to 253 characters";
+	for (p = item; *p; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return "empty label in host name";
+			if (p[-1] == '-')
+				return "a label of a host name ends with '-'";
+			label = 0;
+		} else if (isalnum((unsigned char)*p) || *p == '-') {
+			if (label == 0 && *p == '-')
+				return "a label of a host name starts with '-'";
+			if (++label > 63)
+				return "host name label longer than 63 characters";
+		} else {
+			return "a host name has only letters, digits, '-' and '.'";
+		}
+	}
+	if (label == 0)
+		return "host name ends with a dot";
+	return p[-1] == '-' ? "a label of a host name ends with '-'" : NULL;
+}
+
 const char *
 cfg_check_address(const char *item)
 {

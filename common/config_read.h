@@ -41,6 +41,7 @@ int cfg_read_string(struct cfg_reader *rd, const config_setting_t *group,
 /* What a list member must look like; each returns NULL or a reason. */
 typedef const char *(*cfg_item_check)(const char *item);
 const char *cfg_check_domain(const char *item);
+const char *cfg_check_hostname(const char *item);	/* letters, digits, '-', '.' */
 const char *cfg_check_address(const char *item);
 const char *cfg_check_pattern(const char *item);	/* address, domain, /re/ */
 const char *cfg_check_header_name(const char *item);

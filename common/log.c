@@ -70,17 +70,105 @@ log_due(_Atomic long *last, long now, long interval)
 	return now - seen >= interval && atomic_compare_exchange_strong(last, &seen, now);
 }
 
+/*
+ * Length of the valid UTF-8 sequence at p (2 to 4 bytes) and its code
+ * point, or 0: a stray continuation byte, a truncated sequence, an
+ * overlong form, a surrogate or a value past U+10FFFF (RFC 3629).
+ */
+static size_t
+utf8_decode(const unsigned char *p, unsigned long *cp)
+{
+	size_t n, i;
+	unsigned long v, min;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2, v = p[0] & 0x1f, min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3, v = p[0] & 0x0f, min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4, v = p[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/*
+ * Code points that are valid but would let a value pass for something
+ * else in a log viewer: C1 controls (U+009B is CSI to a terminal), spaces
+ * other than ASCII's (a field would seem to end), line and paragraph
+ * separators, invisible format and bidirectional controls (text shown in
+ * another order than written), and noncharacters.
+ */
+static bool
+utf8_is_hidden(unsigned long cp)
+{
+	return (cp >= 0x80 && cp <= 0xa0) || cp == 0xad || cp == 0x061c || cp == 0x1680
+	    || cp == 0x180e || (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f)
+	    || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 || cp == 0xfeff
+	    || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp >= 0xfff9 && cp <= 0xfffb)
+	    || (cp & 0xfffe) == 0xfffe || (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
 void
 log_sanitize(char *dst, size_t size, const char *src)
 {
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)src;
 	size_t i = 0;
 
 	if (size == 0)
 		return;
-	for (; src && *src && i + 1 < size; src++) {
-		unsigned char c = (unsigned char)*src;
+	while (p && *p) {
+		unsigned long cp;
+		size_t n, k;
 
-		dst[i++] = (c < 0x21 || c == 0x7f || c == '=') ? '?' : (char)c;
+		if (*p < 0x80) {
+			/* ASCII: controls, space and '=' (field syntax) become
+			 * '?'; a backslash is escaped so that "\x9b" in a log
+			 * always means a byte we escaped. */
+			if (*p == '\\') {
+				if (i + 4 >= size)
+					break;
+				memcpy(dst + i, "\\x5c", 4);
+				i += 4;
+			} else {
+				if (i + 1 >= size)
+					break;
+				dst[i++] = (*p < 0x21 || *p == 0x7f || *p == '=') ? '?' : (char)*p;
+			}
+			p++;
+			continue;
+		}
+		n = utf8_decode(p, &cp);
+		if (n > 0 && !utf8_is_hidden(cp)) {
+			/* Readable text in any script passes as it is. */
+			if (i + n >= size)
+				break;
+			memcpy(dst + i, p, n);
+			i += n;
+			p += n;
+			continue;
+		}
+		/* Invalid or hidden: every byte of it as \xNN, never cut. */
+		if (n == 0)
+			n = 1;
+		if (i + 4 * n >= size)
+			break;
+		for (k = 0; k < n; k++, p++) {
+			dst[i++] = '\\';
+			dst[i++] = 'x';
+			dst[i++] = hex[*p >> 4];
+			dst[i++] = hex[*p & 15];
+		}
 	}
 	dst[i] = '\0';
 }

@@ -9,9 +9,13 @@
  *                  piece ("4F1A2B3C: greylist=defer client=...") in a fixed
  *                  buffer, then log_line() writes it.
  *
- * Contract: values that come from the network are sanitized (control
- * characters, spaces and '=' inside a value become '?'), so a hostile
- * HELO name or address cannot forge fields or lines. A line that does not
+ * Contract: values that come from the network are sanitized (ASCII
+ * control characters, spaces and '=' inside a value become '?'; a
+ * backslash becomes \x5c; valid UTF-8 of printable characters stays
+ * readable; every other byte >= 0x80 - invalid or overlong UTF-8, C1
+ * controls such as U+009B, other spaces, invisible and bidirectional
+ * format characters - becomes \xNN per byte), so a hostile HELO name or
+ * address cannot forge fields or lines, nor hide text on a terminal. A line that does not
  * fit is truncated with "..." rather than dropped. Thread-safe: syslog()
  * and one fprintf() per line are atomic enough for line-oriented logs.
  */

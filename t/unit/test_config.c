@@ -222,6 +222,31 @@ test_durations(void **state)
 	assert_int_equal(config_parse_duration("99999999999999999999"), -1);
 }
 
+/* hostname is written into X-Greylist and policy replies. */
+static void
+test_hostname(void **state)
+{
+	struct sluice_config *cfg;
+
+	(void)state;
+	cfg = expect_ok("hostname = \"MX-1.example.com\";\n");
+	assert_string_equal(cfg->hostname, "MX-1.example.com");
+	config_free(cfg);
+	expect_error("user = \"x\";\nhostname = \"mx1.example.com\\nX-Evil: 1\";\n", 2,
+		     "hostname: a host name has only letters");
+	expect_error("hostname = \"mx1 example\";\n", 1, "hostname:");
+	expect_error("hostname = \"mx_1.example\";\n", 1, "hostname:");
+	expect_error("hostname = \"mx1.example.;\";\n", 1, "hostname:");
+	expect_error("hostname = \"\";\n", 1, "hostname:");
+	expect_error("hostname = \"mx1..example\";\n", 1, "empty label");
+	expect_error("hostname = \"mx1.example.\";\n", 1, "ends with a dot");
+	expect_error("hostname = \"-mx.example\";\n", 1, "starts with '-'");
+	expect_error("hostname = \"mx-.example\";\n", 1, "ends with '-'");
+	expect_error("hostname = \"m\xc3\xbc.example\";\n", 1, "hostname:");
+	expect_error("hostname = \"a123456789012345678901234567890123456789012345678901234567890123.x\";\n",
+		     1, "longer than 63");
+}
+
 int
 main(void)
 {
@@ -233,6 +258,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_hostname),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
