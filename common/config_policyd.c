@@ -42,12 +42,12 @@ read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 	    || cfg_read_int(rd, g, "auto_allowlist_clients", 0, 1000, &gl->auto_allowlist_clients) < 0
 	    || cfg_read_bool(rd, g, "add_header", &gl->add_header) < 0
 	    || cfg_read_netlist(rd, g, "allow_networks", &gl->allow_networks) < 0
-	    || cfg_read_strlist(rd, g, "allow_client_domains", cfg_check_domain, true,
-				   &gl->allow_client_domains) < 0
-	    || cfg_read_strlist(rd, g, "allow_senders", cfg_check_pattern, false,
-				   &gl->allow_senders) < 0
-	    || cfg_read_strlist(rd, g, "allow_recipients", cfg_check_pattern, false,
-				   &gl->allow_recipients) < 0)
+	    || cfg_read_patterns(rd, g, "allow_client_domains", cfg_check_domain, true,
+				    &gl->allow_client_domains) < 0
+	    || cfg_read_patterns(rd, g, "allow_senders", cfg_check_pattern, false,
+				    &gl->allow_senders) < 0
+	    || cfg_read_patterns(rd, g, "allow_recipients", cfg_check_pattern, false,
+				    &gl->allow_recipients) < 0)
 		return -1;
 	if (gl->delay >= gl->retry_window)
 		return cfg_fail(rd, g, "greylist: delay must be shorter than retry_window");

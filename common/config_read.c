@@ -7,7 +7,6 @@
  * a list reader either fills *out completely or leaves it empty.
  */
 #include <ctype.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +14,21 @@
 
 #include "address.h"
 #include "config_read.h"
+#include "patterns.h"
 
 int
 cfg_fail(struct cfg_reader *rd, const config_setting_t *where,
 	    const char *fmt, ...)
 {
-	const char *file = where ? config_setting_source_file(where) : NULL;
-	int line = where ? (int)config_setting_source_line(where) : 0;
+	const config_setting_t *s;
+	const char *file = NULL;
+	int line = where ? cfg_setting_line(where, rd->path) : 0;
 	char msg[512];
 	va_list ap;
 
+	/* the file of the setting, or of the nearest enclosing one */
+	for (s = where; s && file == NULL; s = config_setting_parent(s))
+		file = config_setting_source_file(s);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -243,24 +247,14 @@ cfg_check_address(const char *item)
 	return NULL;
 }
 
+/* The shape only: a /regex/ is compiled by cfg_read_patterns(). */
 const char *
 cfg_check_pattern(const char *item)
 {
 	size_t len = strlen(item);
 
-	if (len >= 2 && item[0] == '/' && item[len - 1] == '/') {
-		char re[ADDRESS_MAX * 4];
-		regex_t compiled;
-
-		if (len - 2 >= sizeof(re))
-			return "regular expression too long";
-		memcpy(re, item + 1, len - 2);
-		re[len - 2] = '\0';
-		if (regcomp(&compiled, re, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
-			return "invalid regular expression";
-		regfree(&compiled);
+	if (len >= 2 && item[0] == '/' && item[len - 1] == '/')
 		return NULL;
-	}
 	return strchr(item, '@') ? cfg_check_address(item) : cfg_check_domain(item);
 }
 
@@ -352,6 +346,42 @@ cfg_read_strlist(struct cfg_reader *rd, const config_setting_t *group,
 	}
 	strlist_free(out);
 	*out = list;
+	return 0;
+}
+
+/*
+ * The list is compiled by pattern_list_add(), the very code the daemons
+ * use, into a list that is thrown away: so `-t` and the daemons accept
+ * exactly the same members (and as many of them), and a member that
+ * passed the config, where its FILE:LINE is known, never fails later
+ * when a check compiles its lists, where the line is lost.
+ */
+int
+cfg_read_patterns(struct cfg_reader *rd, const config_setting_t *group,
+		     const char *name, cfg_item_check check, bool lowercase,
+		     struct strlist *out)
+{
+	struct pattern_list trial;
+	const config_setting_t *s;
+	size_t i;
+
+	if (cfg_read_strlist(rd, group, name, check, lowercase, out) < 0)
+		return -1;
+	if ((s = group ? config_setting_get_member(group, name) : NULL) == NULL)
+		return 0;
+	memset(&trial, 0, sizeof(trial));
+	for (i = 0; i < out->count; i++) {
+		const char *why = NULL;
+
+		if (pattern_list_add(&trial, out->items[i], &why) < 0) {
+			cfg_fail(rd, config_setting_get_elem(s, (unsigned)i), "%s: '%s': %s",
+				 name, out->items[i], why ? why : "not a valid list member");
+			pattern_list_free(&trial);
+			strlist_free(out);
+			return -1;
+		}
+	}
+	pattern_list_free(&trial);
 	return 0;
 }
 

@@ -23,6 +23,9 @@ struct cfg_reader {
 
 int cfg_fail(struct cfg_reader *rd, const config_setting_t *where,
 		const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The line where setting s starts (config_lines.c): exact for list and
+ * array elements too, which libconfig records one token late. */
+int cfg_setting_line(const config_setting_t *s, const char *path);
 int cfg_check_members(struct cfg_reader *rd, const config_setting_t *group,
 			 const char *const *allowed);
 /* A group member that must be a group; NULL (and no error) when absent. */
@@ -49,6 +52,12 @@ const char *cfg_check_header_name(const char *item);
 int cfg_read_strlist(struct cfg_reader *rd, const config_setting_t *group,
 			const char *name, cfg_item_check check, bool lowercase,
 			struct strlist *out);
+/* cfg_read_strlist() for a list the daemons compile into a struct
+ * pattern_list (patterns.h): compiled here too, so that each member's
+ * error, regexes included, names its own FILE:LINE. */
+int cfg_read_patterns(struct cfg_reader *rd, const config_setting_t *group,
+			 const char *name, cfg_item_check check, bool lowercase,
+			 struct strlist *out);
 int cfg_read_netlist(struct cfg_reader *rd, const config_setting_t *group,
 			const char *name, struct net_list *out);
 int cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,

@@ -30,6 +30,13 @@ printf 'redis = {\n  port = 6379;\n  colour = "blue";\n};\n' >"$work/unknown.con
 printf 'milter = {\n  listen = "inet:8891";\n};\n' >"$work/listen.conf"
 printf 'trusted_networks = [ "10.0.0.0/8",\n "300.1.2.3/8" ];\n' >"$work/cidr.conf"
 printf 'redis = { port = 6379 \n' >"$work/syntax.conf"
+# list members: each error names the member's own line (libconfig itself
+# would say the line of the closing bracket); a regex the daemons would
+# refuse when compiling their lists is refused by -t, at its line.
+long_re="/$(printf 'a%.0s' $(seq 300))/"
+printf 'policyd = {\n  greylist = {\n    allow_senders = [\n      "a@b.example",\n      "%s"\n    ];\n  };\n};\n' \
+	"$long_re" >"$work/member.conf"
+printf 'domains = {\n  local = [\n    "ok.example",\n    "bad..example"\n  ];\n};\n' >"$work/domain.conf"
 
 for d in sluice-policyd sluice-milter; do
 	check_t $d "$work/good.conf" 0 "configuration is valid" "reference config is valid"
@@ -38,6 +45,8 @@ for d in sluice-policyd sluice-milter; do
 	check_t $d "$work/listen.conf" 1 "^$work/listen.conf:2: listen: " "bad endpoint"
 	check_t $d "$work/cidr.conf" 1 "^$work/cidr.conf:2: trusted_networks: '300.1.2.3/8'" "bad CIDR"
 	check_t $d "$work/syntax.conf" 1 "^$work/syntax.conf:2: syntax error" "syntax error"
+	check_t $d "$work/member.conf" 1 "^$work/member.conf:5: allow_senders: '/aaa" "bad regex member: its line"
+	check_t $d "$work/domain.conf" 1 "^$work/domain.conf:4: local: 'bad\.\.example'" "bad last member: its line"
 	check_t $d "$work/missing.conf" 1 "^$work/missing.conf:0: cannot read" "missing file"
 	assert_match "$("$BIN/$d" -V)" "^$d [0-9]+\.[0-9]+\.[0-9]+$" "$d -V prints the version"
 	assert_match "$("$BIN/$d" -h)" "-t +check the configuration" "$d -h prints usage"

@@ -247,6 +247,65 @@ test_hostname(void **state)
 		     1, "longer than 63");
 }
 
+/* A bad list member is reported at its own line, whatever the layout:
+ * libconfig itself records an element at the line of the token after it. */
+static void
+test_member_lines(void **state)
+{
+	char text[1024], re[301];
+
+	(void)state;
+	expect_error("trusted_networks = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/33\"\n];\n", 3,
+		     "trusted_networks: '10.0.0.0/33'");
+	expect_error("trusted_networks = [\n  \"10.0.0.0/33\",\n  \"10.0.0.0/8\"\n];\n", 2,
+		     "'10.0.0.0/33'");
+	expect_error("trusted_networks = [ \"10.0.0.0/8\"\n  , \"10.0.0.0/33\"\n  , \"::1\"\n];\n", 2,
+		     "'10.0.0.0/33'");
+	expect_error("domains = { local = [ \"a.example\", # a \"quoted\" ] comment\n"
+		     "  /* block, \"with\" [ ] ( ) */ \"b.example\",\n"
+		     "  \"a..b\" // last\n\n  ]; };\n", 3, "local: 'a..b'");
+	expect_error("domains = { relay = [ \"x.example\" ];\n  local = [\n    \"ok.example\",\n"
+		     "    \"bad domain\"\n  ]; };\n", 4, "local: 'bad domain'");
+	expect_error("dkim = { keys = (\n  { domain = \"a.example\"; selector = \"s\"; key = \"/k\"; },\n"
+		     "  { domain = \"b.example\";\n    selector = \"s\"; }\n); };\n", 3,
+		     "needs domain, selector and key");
+	expect_error("policyd = {\n  greylist = {\n    allow_senders = [\n      \"a@b.example\",\n"
+		     "      \"/a(/\"\n    ];\n  };\n};\n", 5, "allow_senders: '/a(/'");
+	/* A member the daemons would refuse when compiling their lists is
+	 * refused by the config, at its line (here: longer than an address). */
+	memset(re, 'a', sizeof(re) - 1);
+	re[0] = re[sizeof(re) - 2] = '/';
+	re[sizeof(re) - 1] = '\0';
+	snprintf(text, sizeof(text), "policyd = {\n  greylist = {\n    allow_recipients = [\n"
+		 "      \"x.example\",\n      \"%s\"\n    ];\n  };\n};\n", re);
+	expect_error(text, 5, "allow_recipients: '/aaa");
+	snprintf(text, sizeof(text), "policyd = { greylist = {\n allow_senders = [ \"%s\" ]; }; };\n", re);
+	expect_error(text, 2, "allow_senders: '/aaa");
+}
+
+/* Settings of an @include are reported in the included file. */
+static void
+test_member_lines_in_include(void **state)
+{
+	char inc[] = "/tmp/sluice-test-inc.XXXXXX", text[256];
+	int fd = mkstemp(inc);
+	char err[1024], prefix[64];
+	struct sluice_config *cfg;
+	const char body[] = "# included\ntrusted_networks = [\n  \"10.0.0.0/8\",\n  \"bogus\"\n];\n";
+
+	(void)state;
+	assert_true(write(fd, body, sizeof(body) - 1) == (ssize_t)(sizeof(body) - 1));
+	close(fd);
+	snprintf(text, sizeof(text), "user = \"x\";\n@include \"%s\"\n", inc);
+	cfg = load_text(text, err, sizeof(err));
+	unlink(conf_path);
+	unlink(inc);
+	assert_null(cfg);
+	snprintf(prefix, sizeof(prefix), "%s:4: ", inc);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, "'bogus'") == NULL)
+		fail_msg("error '%s' is not '%s...'", err, prefix);
+}
+
 int
 main(void)
 {
@@ -259,6 +318,8 @@ main(void)
 		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_hostname),
+		cmocka_unit_test(test_member_lines),
+		cmocka_unit_test(test_member_lines_in_include),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
