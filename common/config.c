@@ -54,7 +54,8 @@ set_defaults(struct sluice_config *cfg)
 	endpoint_parse("unix:/run/sluice/milter.sock", &cfg->milter.listen, NULL);
 	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
 	rc |= set_string(&cfg->milter.authserv_id, host);
-	cfg->milter.spf = cfg->milter.dkim_verify = cfg->milter.dmarc = true;
+	/* spf, dkim_verify, dmarc, dmarc_reject and the copies stay off:
+	 * not built yet (see read_milter). */
 
 	cfg->dkim.sign = true;
 	cfg->dkim.header_canon = cfg->dkim.body_canon = CANON_RELAXED;
@@ -239,6 +240,12 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 	    ? -1 : 0;
 }
 
+/*
+ * spf, dkim_verify, dmarc, dmarc_reject and the three copies are the
+ * settings of features not built yet: read and type-checked, and refused
+ * unless off (false, or an empty address), because a setting that is
+ * accepted and does nothing would make the admin believe mail is checked.
+ */
 static int
 read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_conf *m)
 {
@@ -262,19 +269,26 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "spf", &m->spf) < 0
 	    || cfg_read_bool(rd, g, "dkim_verify", &m->dkim_verify) < 0
 	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
-	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0)
+	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
+	    || cfg_not_built(rd, g, "spf", "milter.spf", m->spf) < 0
+	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
+	    || cfg_not_built(rd, g, "dmarc", "milter.dmarc", m->dmarc) < 0
+	    || cfg_not_built(rd, g, "dmarc_reject", "milter.dmarc_reject", m->dmarc_reject) < 0)
 		return -1;
 	if (cfg_check_domain(m->authserv_id) != NULL)
 		return cfg_fail(rd, config_setting_get_member(g, "authserv_id"),
 				   "authserv_id: must be a host name");
 	for (i = 0; i < 3; i++) {
-		const char *why;
+		char feature[32];
 
 		if (cfg_read_string(rd, g, copies[i], copy_fields[i]) < 0)
 			return -1;
-		if (*copy_fields[i] && (why = cfg_check_address(*copy_fields[i])) != NULL)
-			return cfg_fail(rd, config_setting_get_member(g, copies[i]),
-					   "%s: %s", copies[i], why);
+		snprintf(feature, sizeof(feature), "milter.%s", copies[i]);
+		if (cfg_not_built(rd, g, copies[i], feature,
+				  *copy_fields[i] != NULL && **copy_fields[i] != '\0') < 0)
+			return -1;
+		free(*copy_fields[i]);		/* "": no copy, as when unset */
+		*copy_fields[i] = NULL;
 	}
 	return 0;
 }
@@ -325,7 +339,7 @@ read_dkim_key(struct cfg_reader *rd, const config_setting_t *e, struct dkim_key_
 		return cfg_fail(rd, e, "keys: key '%s' must be an absolute path", k->key_path);
 	snprintf(where, sizeof(where), "%s:%d",
 		 config_setting_source_file(e) ? config_setting_source_file(e) : rd->path,
-		 (int)config_setting_source_line(e));
+		 cfg_setting_line(e, rd->path));
 	return set_string(&k->source, where);
 }
 

@@ -5,7 +5,10 @@
  * later checks extend (rate limits, recipient validation, relaying list).
  * "ratelimit" and "relay" are reserved names: their shape belongs to the
  * issues that implement them, so until then a non-empty value is refused
- * with a clear message rather than accepted and ignored.
+ * with a clear message rather than accepted and ignored. The same holds
+ * for recipients.validate, max_recipients, require_reverse_dns and
+ * enforce_sender_login: their "off" value is accepted, any other refused
+ * (cfg_not_built) until the feature exists.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,10 +75,8 @@ read_recipients(struct cfg_reader *rd, const config_setting_t *policyd,
 		return -1;
 	if (mode == NULL || strcmp(mode, "off") == 0)
 		p->validate = VALIDATE_OFF;
-	else if (strcmp(mode, "list") == 0)
-		p->validate = VALIDATE_LIST;
-	else if (strcmp(mode, "smtp") == 0)
-		p->validate = VALIDATE_SMTP;
+	else if (strcmp(mode, "list") == 0 || strcmp(mode, "smtp") == 0)
+		rc = cfg_not_built(rd, g, "validate", "recipients.validate", true);
 	else
 		rc = cfg_fail(rd, config_setting_get_member(g, "validate"),
 				 "validate: must be \"off\", \"list\" or \"smtp\"");
@@ -124,5 +125,11 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
 	    || cfg_read_bool(rd, g, "require_reverse_dns", &p->require_reverse_dns) < 0
 	    || cfg_read_bool(rd, g, "enforce_sender_login", &p->enforce_sender_login) < 0
+	    || cfg_not_built(rd, g, "max_recipients", "policyd.max_recipients",
+				p->max_recipients != 0) < 0
+	    || cfg_not_built(rd, g, "require_reverse_dns", "policyd.require_reverse_dns",
+				p->require_reverse_dns) < 0
+	    || cfg_not_built(rd, g, "enforce_sender_login", "policyd.enforce_sender_login",
+				p->enforce_sender_login) < 0
 	    ? -1 : 0;
 }
