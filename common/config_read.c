@@ -7,7 +7,6 @@
  * a list reader either fills *out completely or leaves it empty.
  */
 #include <ctype.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "address.h"
 #include "config_read.h"
+#include "patterns.h"
 
 int
 cfg_fail(struct cfg_reader *rd, const config_setting_t *where,
@@ -208,24 +208,19 @@ cfg_check_address(const char *item)
 	return NULL;
 }
 
+/* Length and regex rules are patterns.c's own (pattern_check), so -t and
+ * the daemons, which load the Redis lists with pattern_list_add(), accept
+ * exactly the same members. */
 const char *
 cfg_check_pattern(const char *item)
 {
 	size_t len = strlen(item);
+	const char *why;
 
-	if (len >= 2 && item[0] == '/' && item[len - 1] == '/') {
-		char re[ADDRESS_MAX * 4];
-		regex_t compiled;
-
-		if (len - 2 >= sizeof(re))
-			return "regular expression too long";
-		memcpy(re, item + 1, len - 2);
-		re[len - 2] = '\0';
-		if (regcomp(&compiled, re, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
-			return "invalid regular expression";
-		regfree(&compiled);
+	if ((why = pattern_check(item)) != NULL)
+		return why;
+	if (len >= 2 && item[0] == '/' && item[len - 1] == '/')
 		return NULL;
-	}
 	return strchr(item, '@') ? cfg_check_address(item) : cfg_check_domain(item);
 }
 
