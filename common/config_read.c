@@ -257,12 +257,17 @@ cfg_check_address(const char *item)
 	return NULL;
 }
 
-/* The shape only: a /regex/ is compiled by cfg_read_patterns(). */
+/* Length and regex rules are patterns.c's own (pattern_check), so -t and
+ * the daemons, which load the Redis lists with pattern_list_add(), accept
+ * exactly the same members. Compiling is cfg_read_patterns()'s. */
 const char *
 cfg_check_pattern(const char *item)
 {
 	size_t len = strlen(item);
+	const char *why;
 
+	if ((why = pattern_check(item)) != NULL)
+		return why;
 	if (len >= 2 && item[0] == '/' && item[len - 1] == '/')
 		return NULL;
 	return strchr(item, '@') ? cfg_check_address(item) : cfg_check_domain(item);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lists.h"
+#include "log.h"
 
 static const char *const list_suffix[LIST_COUNT] = {
 	[LIST_PERMIT_IP] = "permit:ip",
@@ -64,11 +65,30 @@ lists_free(struct lists *lists)
 	free(lists);
 }
 
-/* Builds one list from an SMEMBERS reply; returns members skipped. */
+/* Says why one member was skipped, the first of a refresh: err is logged,
+ * and the member came from whoever can write to Redis. */
+static void
+note_skipped(char *err, size_t errsize, const char *key, const char *member,
+	     const char *why)
+{
+	char clean[PATTERN_ITEM_MAX + 1];
+
+	if (err[0] != '\0')
+		return;
+	log_sanitize(clean, sizeof(clean), member);
+	snprintf(err, errsize, "%s: '%s%s': %s", key, clean,
+		 strlen(member) >= sizeof(clean) ? "..." : "", why);
+}
+
+/* Builds one list from an SMEMBERS reply; returns members skipped. The
+ * regexes of old (the list being replaced) are kept, not compiled again,
+ * when the member is still there: most refreshes change nothing. */
 static int
-build_list(const redisReply *reply, bool ip_only, struct pattern_list *out)
+build_list(const redisReply *reply, const char *key, bool ip_only,
+	   struct pattern_list *old, struct pattern_list *out, char *err, size_t errsize)
 {
 	struct net_cidr block;
+	const char *why;
 	int skipped = 0;
 	size_t i;
 
@@ -76,10 +96,14 @@ build_list(const redisReply *reply, bool ip_only, struct pattern_list *out)
 	for (i = 0; i < reply->elements; i++) {
 		const redisReply *m = reply->element[i];
 
-		if (m->type != REDIS_REPLY_STRING || strlen(m->str) != (size_t)m->len
-		    || (ip_only && net_cidr_parse(m->str, &block) < 0)
-		    || pattern_list_add(out, m->str, NULL) < 0)
-			skipped++;
+		if (m->type != REDIS_REPLY_STRING || strlen(m->str) != (size_t)m->len)
+			why = "not a string without NUL bytes";
+		else if (ip_only && net_cidr_parse(m->str, &block) < 0)
+			why = "not an IP address or CIDR block";
+		else if (pattern_list_add_reuse(out, m->str, old, &why) == 0)
+			continue;
+		note_skipped(err, errsize, key, m->type == REDIS_REPLY_STRING ? m->str : "?", why);
+		skipped++;
 	}
 	pattern_list_seal(out);
 	return skipped;
@@ -92,6 +116,7 @@ lists_refresh(struct lists *lists, struct redis_client *redis, char *err, size_t
 	const char **argvs[LIST_COUNT];
 	int argcs[LIST_COUNT];
 	redisReply *replies[LIST_COUNT];
+	struct pattern_list fresh;
 	int i, skipped = 0;
 
 	for (i = 0; i < LIST_COUNT; i++) {
@@ -114,8 +139,10 @@ lists_refresh(struct lists *lists, struct redis_client *redis, char *err, size_t
 			skipped++;
 			continue;
 		}
+		skipped += build_list(replies[i], lists->key[i], is_ip_list(i), &lists->list[i],
+				      &fresh, err, errsize);
 		pattern_list_free(&lists->list[i]);
-		skipped += build_list(replies[i], is_ip_list(i), &lists->list[i]);
+		lists->list[i] = fresh;
 	}
 	for (i = 0; i < LIST_COUNT; i++)
 		freeReplyObject(replies[i]);

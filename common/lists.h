@@ -12,8 +12,11 @@
  * every host within one second with no restart; callers refresh once a
  * second, so a decision never costs a Redis round trip for a list. Members
  * that are not valid items (say "10.0.0.0/99" in an IP list) are skipped
- * and counted, not fatal: one typo must not empty a whole list. One cache
- * belongs to one thread.
+ * and counted, not fatal: one typo must not empty a whole list; err names
+ * the first one skipped and why. /regex/ members are bounded as patterns.h
+ * says (length, compiled size, count per list), so no member written to
+ * Redis can stall a refresh; a regex member still present at the next
+ * refresh keeps its compiled form. One cache belongs to one thread.
  */
 #ifndef SLUICE_LISTS_H
 #define SLUICE_LISTS_H

@@ -5,13 +5,76 @@
  * are one sorted array and a binary search; regexes, rare and slow, are
  * tried only when no exact item matched. Lowercasing happens once, when
  * an item is added and when a query is made, never per comparison.
+ *
+ * Why PCRE2 and not regcomp(3): glibc expands bounded repeats at compile
+ * time, so the 25-byte member /((.{0,40}){0,40}){0,40}/ took 18 s and a
+ * 4-level one more than 4 GB, and anyone who can write to Redis can put
+ * one in a list. PCRE2 computes the compiled size before it allocates
+ * (and refuses more than 64 KiB: "regular expression is too large"), we
+ * refuse more than PATTERN_REGEX_SIZE_MAX, and pcre2_match() stops at
+ * the match, depth and heap limits of one shared match context instead
+ * of backtracking for ever on /(a+)+$/. No JIT: the interpreter's limits
+ * are the ones documented, and an address is at most 256 bytes.
+ *
+ * Anchoring is by option (PCRE2_ANCHORED | PCRE2_ENDANCHORED), not by
+ * pasting ^ and $ around the text: "^a|b$" would let "a.evil" and "x-b"
+ * match /a|b/. Captures are off (PCRE2_NO_AUTO_CAPTURE: nothing reads
+ * them, and it refuses \1 back references, which POSIX ERE lacks), and
+ * UTF/UCP modes cannot be switched on from inside a pattern, so an
+ * address is matched byte by byte as regcomp did in the C locale.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <ctype.h>
+#include <pcre2.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "address.h"
+#include "log.h"
 #include "patterns.h"
+
+#define REGEX_OPTIONS (PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_CASELESS \
+		       | PCRE2_NO_AUTO_CAPTURE | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP \
+		       | PCRE2_NEVER_BACKSLASH_C)
+#define REGEX_PARENS_MAX 32	/* nesting of (...), bounds compile recursion */
+
+/* Contexts shared by every thread, read-only once made; the match data
+ * (which keeps PCRE2's backtracking frames between calls) is per thread. */
+static pthread_once_t regex_once = PTHREAD_ONCE_INIT;
+static pcre2_compile_context *compile_ctx;
+static pcre2_match_context *match_ctx;
+static pthread_key_t match_data_key;
+static bool regex_ready;
+static _Atomic long limit_warned_at = -3600;
+
+/* Reasons that carry PCRE2's message ("missing closing parenthesis at
+ * offset 3"): one buffer per thread, valid until that thread's next add. */
+static __thread char why_buf[200];
+
+static void
+free_match_data(void *md)
+{
+	pcre2_match_data_free(md);
+}
+
+static void
+regex_init(void)
+{
+	if ((compile_ctx = pcre2_compile_context_create(NULL)) == NULL
+	    || (match_ctx = pcre2_match_context_create(NULL)) == NULL
+	    || pthread_key_create(&match_data_key, free_match_data) != 0)
+		return;
+	pcre2_set_max_pattern_length(compile_ctx, PATTERN_ITEM_MAX - 2);
+	pcre2_set_parens_nest_limit(compile_ctx, REGEX_PARENS_MAX);
+	pcre2_set_match_limit(match_ctx, PATTERN_MATCH_LIMIT);
+	pcre2_set_depth_limit(match_ctx, PATTERN_DEPTH_LIMIT);
+	pcre2_set_heap_limit(match_ctx, PATTERN_HEAP_LIMIT);
+	regex_ready = true;
+}
 
 static int
 grow(void **items, size_t *cap, size_t count, size_t size)
@@ -39,33 +102,132 @@ lowercase(char *dst, const char *src, size_t size)
 	dst[i] = '\0';
 }
 
-static int
-add_regex(struct pattern_list *list, const char *item, size_t len, const char **why)
+static bool
+is_regex(const char *item, size_t len)
 {
-	char re[ADDRESS_MAX * 4 + 3];
+	return len >= 2 && item[0] == '/' && item[len - 1] == '/';
+}
 
-	if (len - 2 + 3 > sizeof(re)) {
-		*why = "regular expression too long";
+/* The one place where an item's length is judged, for add and check. */
+static const char *
+check_length(size_t len)
+{
+	if (len == 0)
+		return "empty";
+	if (len > PATTERN_ITEM_MAX)
+		return "longer than 256 bytes";
+	return NULL;
+}
+
+/* Compiles "/re/" (len bytes, slashes included) or says why not. */
+static pcre2_code *
+compile_regex(const char *item, size_t len, const char **why)
+{
+	char msg[120];
+	PCRE2_SIZE offset;
+	pcre2_code *code;
+	size_t size;
+	int rc;
+
+	pthread_once(&regex_once, regex_init);
+	if (!regex_ready) {
+		*why = "out of memory";
+		return NULL;
+	}
+	code = pcre2_compile((PCRE2_SPTR)item + 1, len - 2, REGEX_OPTIONS, &rc, &offset,
+			     compile_ctx);
+	if (code == NULL) {
+		if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg)) < 0)
+			snprintf(msg, sizeof(msg), "error %d", rc);
+		snprintf(why_buf, sizeof(why_buf), "invalid regular expression: %s at offset %zu",
+			 msg, (size_t)offset);
+		*why = why_buf;
+		return NULL;
+	}
+	if (pcre2_pattern_info(code, PCRE2_INFO_SIZE, &size) != 0
+	    || size > PATTERN_REGEX_SIZE_MAX) {
+		pcre2_code_free(code);
+		snprintf(why_buf, sizeof(why_buf),
+			 "regular expression too large when compiled (more than %d bytes)",
+			 PATTERN_REGEX_SIZE_MAX);
+		*why = why_buf;
+		return NULL;
+	}
+	return code;
+}
+
+const char *
+pattern_check(const char *item)
+{
+	size_t len = strlen(item);
+	const char *why;
+	pcre2_code *code;
+
+	if ((why = check_length(len)) != NULL)
+		return why;
+	if (!is_regex(item, len))
+		return NULL;
+	if ((code = compile_regex(item, len, &why)) == NULL)
+		return why;
+	pcre2_code_free(code);
+	return NULL;
+}
+
+static int
+compare_regex(const void *a, const void *b)
+{
+	return strcmp(((const struct pattern_regex *)a)->source,
+		      ((const struct pattern_regex *)b)->source);
+}
+
+/* The compiled form of item in the sealed list old, taken out of it. */
+static pcre2_code *
+take_regex(struct pattern_list *old, const char *item)
+{
+	struct pattern_regex key = { (char *)(uintptr_t)item, NULL }, *found;
+	pcre2_code *code;
+
+	if (old == NULL || old->regex_count == 0)
+		return NULL;
+	found = bsearch(&key, old->regex, old->regex_count, sizeof(*old->regex), compare_regex);
+	if (found == NULL)
+		return NULL;
+	code = (pcre2_code *)found->code;
+	found->code = NULL;
+	return code;
+}
+
+static int
+add_regex(struct pattern_list *list, const char *item, size_t len,
+	  struct pattern_list *old, const char **why)
+{
+	struct pattern_regex *r;
+	pcre2_code *code;
+	char *source;
+
+	if (list->regex_count >= PATTERN_REGEX_COUNT_MAX) {
+		*why = "more than 1000 regular expressions in one list";
 		return -1;
 	}
-	/* Anchored: the expression must match the whole address. */
-	re[0] = '^';
-	memcpy(re + 1, item + 1, len - 2);
-	strcpy(re + len - 1, "$");
-	if (grow((void **)&list->regex, &list->regex_cap, list->regex_count, sizeof(regex_t)) < 0) {
+	if (grow((void **)&list->regex, &list->regex_cap, list->regex_count,
+		 sizeof(*list->regex)) < 0 || (source = strdup(item)) == NULL) {
 		*why = "out of memory";
 		return -1;
 	}
-	if (regcomp(&list->regex[list->regex_count], re, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
-		*why = "invalid regular expression";
+	if ((code = take_regex(old, item)) == NULL
+	    && (code = compile_regex(item, len, why)) == NULL) {
+		free(source);
 		return -1;
 	}
-	list->regex_count++;
+	r = &list->regex[list->regex_count++];
+	r->source = source;
+	r->code = (struct pcre2_real_code_8 *)code;
 	return 0;
 }
 
 int
-pattern_list_add(struct pattern_list *list, const char *item, const char **why)
+pattern_list_add_reuse(struct pattern_list *list, const char *item,
+		       struct pattern_list *old, const char **why)
 {
 	size_t len = strlen(item);
 	struct net_cidr block;
@@ -74,12 +236,10 @@ pattern_list_add(struct pattern_list *list, const char *item, const char **why)
 
 	if (why == NULL)
 		why = &dummy;
-	if (len == 0 || len > ADDRESS_MAX) {
-		*why = "empty or longer than an address may be";
+	if ((*why = check_length(len)) != NULL)
 		return -1;
-	}
-	if (len >= 2 && item[0] == '/' && item[len - 1] == '/')
-		return add_regex(list, item, len, why);
+	if (is_regex(item, len))
+		return add_regex(list, item, len, old, why);
 	if (net_cidr_parse(item, &block) == 0) {
 		if (net_list_add(&list->nets, &block) < 0) {
 			*why = "out of memory";
@@ -97,6 +257,12 @@ pattern_list_add(struct pattern_list *list, const char *item, const char **why)
 	return 0;
 }
 
+int
+pattern_list_add(struct pattern_list *list, const char *item, const char **why)
+{
+	return pattern_list_add_reuse(list, item, NULL, why);
+}
+
 static int
 compare_strings(const void *a, const void *b)
 {
@@ -108,6 +274,10 @@ pattern_list_seal(struct pattern_list *list)
 {
 	if (list->exact_count > 1)
 		qsort(list->exact, list->exact_count, sizeof(char *), compare_strings);
+	/* Order does not change what matches; sorted, a refresh finds the
+	 * regexes it can keep by binary search (take_regex). */
+	if (list->regex_count > 1)
+		qsort(list->regex, list->regex_count, sizeof(*list->regex), compare_regex);
 }
 
 size_t
@@ -124,8 +294,10 @@ pattern_list_free(struct pattern_list *list)
 	for (i = 0; i < list->exact_count; i++)
 		free(list->exact[i]);
 	free(list->exact);
-	for (i = 0; i < list->regex_count; i++)
-		regfree(&list->regex[i]);
+	for (i = 0; i < list->regex_count; i++) {
+		free(list->regex[i].source);
+		pcre2_code_free((pcre2_code *)list->regex[i].code);
+	}
 	free(list->regex);
 	net_list_free(&list->nets);
 	memset(list, 0, sizeof(*list));
@@ -157,12 +329,43 @@ pattern_match_domain(const struct pattern_list *list, const char *domain, bool p
 	return false;
 }
 
+static pcre2_match_data *
+thread_match_data(void)
+{
+	pcre2_match_data *md = pthread_getspecific(match_data_key);
+
+	if (md == NULL && (md = pcre2_match_data_create(1, NULL)) != NULL
+	    && pthread_setspecific(match_data_key, md) != 0) {
+		pcre2_match_data_free(md);
+		md = NULL;
+	}
+	return md;
+}
+
+/* A limit hit or an error: no match, and a warning at most once a minute
+ * for the whole process (a hostile address may hit it on every RCPT). */
+static void
+match_failed(const struct pattern_regex *r, const char *address, int rc)
+{
+	char msg[120], re[PATTERN_ITEM_MAX + 1], addr[ADDRESS_MAX + 1];
+
+	if (!log_due(&limit_warned_at, (long)time(NULL), 60))
+		return;
+	if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg)) < 0)
+		snprintf(msg, sizeof(msg), "error %d", rc);
+	log_sanitize(re, sizeof(re), r->source);
+	log_sanitize(addr, sizeof(addr), address);
+	log_warning("regex %s on <%s>: %s, counted as no match", re, addr, msg);
+}
+
 bool
 pattern_match_address(const struct pattern_list *list, const char *address)
 {
 	char lower[ADDRESS_MAX + 1];
+	pcre2_match_data *md;
 	const char *at;
-	size_t i;
+	size_t i, len;
+	int rc;
 
 	if (address == NULL)
 		return false;
@@ -171,9 +374,22 @@ pattern_match_address(const struct pattern_list *list, const char *address)
 		return true;
 	if ((at = strrchr(lower, '@')) != NULL && has_exact(list, at + 1))
 		return true;
-	for (i = 0; i < list->regex_count; i++)
-		if (regexec(&list->regex[i], lower, 0, NULL, 0) == 0)
+	if (list->regex_count == 0)
+		return false;
+	/* A list holds regexes only once regex_init() succeeded. */
+	if ((md = thread_match_data()) == NULL) {
+		match_failed(&list->regex[0], lower, PCRE2_ERROR_NOMEMORY);
+		return false;
+	}
+	len = strlen(lower);
+	for (i = 0; i < list->regex_count; i++) {
+		rc = pcre2_match((const pcre2_code *)list->regex[i].code, (PCRE2_SPTR)lower, len,
+				 0, 0, md, match_ctx);
+		if (rc >= 0)
 			return true;
+		if (rc != PCRE2_ERROR_NOMATCH)
+			match_failed(&list->regex[i], lower, rc);
+	}
 	return false;
 }
 

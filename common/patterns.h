@@ -3,40 +3,74 @@
  * admins write them in sluice.conf and in the Redis lists.
  *
  * Interface:
- *   pattern_list_add()     classifies one item: "/re/" is a POSIX
- *                          extended, case-insensitive regex matched against
- *                          the whole address; an IP or CIDR block is a
- *                          network; "a@b" is an address; anything else a
- *                          domain. Items are stored lowercase.
- *   pattern_list_seal()    sorts the exact items for binary search; call it
- *                          once after the last add, before matching.
+ *   pattern_list_add()     classifies one item: "/re/" is a regex (PCRE2,
+ *                          caseless, anchored at both ends, so it must
+ *                          match the whole address: "/a|b/" is "^(?:a|b)$");
+ *                          an IP or CIDR block is a network; "a@b" is an
+ *                          address; anything else a domain. Items are
+ *                          stored lowercase.
+ *   pattern_list_add_reuse() the same, but a regex that the sealed list
+ *                          old already holds (same text) is taken from old
+ *                          instead of compiled again; old is freed by the
+ *                          caller afterwards as usual.
+ *   pattern_check()        refuses what add() would refuse for this one
+ *                          item (length, regex syntax and compiled size);
+ *                          the config check (-t) uses it, so sluice.conf
+ *                          and the Redis lists accept the same regexes.
+ *   pattern_list_seal()    sorts the items for binary search; call it once
+ *                          after the last add, before matching.
  *   pattern_match_address() the address itself, its domain, or a regex.
  *   pattern_match_domain()  the domain, or with parents=true also any
  *                          parent ("mail.example.com" matches "example.com").
  *   pattern_match_ip()      any network contains the address.
  *
- * Contract: matching allocates nothing and is safe from several threads
- * on a sealed list (regexec on a compiled regex_t is). Items longer than
- * ADDRESS_MAX, and regexes that do not compile, are refused by add().
+ * Contract: an item is at most PATTERN_ITEM_MAX bytes, a /regex/ with its
+ * slashes; a regex whose compiled form exceeds PATTERN_REGEX_SIZE_MAX
+ * bytes, and regexes beyond PATTERN_REGEX_COUNT_MAX in one list, are
+ * refused with a reason, so no list member costs unbounded time or memory
+ * to compile. A match that hits PCRE2's match, depth or heap limit counts
+ * as no match and is logged (at most once a minute): a lookup costs at
+ * most PATTERN_REGEX_COUNT_MAX * PATTERN_MATCH_LIMIT steps, never a hang.
+ * Matching on a sealed list is safe from several threads; each thread
+ * allocates its PCRE2 match data once, on its first regex match.
  */
 #ifndef SLUICE_PATTERNS_H
 #define SLUICE_PATTERNS_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "address.h"
 #include "network.h"
+
+#define PATTERN_ITEM_MAX ADDRESS_MAX	/* 256 bytes, "/re/" slashes included */
+#define PATTERN_REGEX_COUNT_MAX 1000	/* regexes in one list */
+#define PATTERN_REGEX_SIZE_MAX 16384	/* bytes of one compiled regex */
+#define PATTERN_MATCH_LIMIT 10000	/* PCRE2 match limit (backtracking steps) */
+#define PATTERN_DEPTH_LIMIT 1000	/* PCRE2 depth limit (nested backtracking) */
+#define PATTERN_HEAP_LIMIT 256		/* PCRE2 heap limit in KiB, per match */
+
+/* pcre2_code_8, declared here so that users need not include pcre2.h. */
+struct pcre2_real_code_8;
+
+struct pattern_regex {
+	char *source;			/* the item as written, "/re/" */
+	struct pcre2_real_code_8 *code;
+};
 
 struct pattern_list {
 	char **exact;		/* lowercase addresses and domains, sorted */
 	size_t exact_count, exact_cap;
-	regex_t *regex;
+	struct pattern_regex *regex;	/* sorted by source once sealed */
 	size_t regex_count, regex_cap;
 	struct net_list nets;
 };
 
+/* why: a reason valid until the next call in the same thread. */
 int pattern_list_add(struct pattern_list *list, const char *item, const char **why);
+int pattern_list_add_reuse(struct pattern_list *list, const char *item,
+			   struct pattern_list *old, const char **why);
+const char *pattern_check(const char *item);
 void pattern_list_seal(struct pattern_list *list);
 void pattern_list_free(struct pattern_list *list);
 size_t pattern_list_size(const struct pattern_list *list);

@@ -95,5 +95,35 @@ else
 	not_ok "no descriptor leak after 20 broken clients ($fds0 -> $fds1 open)"
 fi
 
+# Regex members put in Redis by anyone who can write to it (issue 7,
+# defects 1 and 2): one glibc spent 18 s compiling, a 4-level one 4 GB, and
+# "a|b" was anchored as "^a|b$". The costly ones are skipped and logged,
+# the daemon keeps answering, the alternation matches whole addresses only.
+rcpt() {	# rcpt SENDER: the reply to one RCPT from a greylisted client
+	in_ns "$T_PY" "$T_REPO/t/tools/policy_client.py" -s "unix:$T_POLICYD_SOCK" request \
+		protocol_state=RCPT client_address=192.0.2.77 client_name=unknown \
+		reverse_client_name=unknown "sender=$1" recipient=user@example.test 2>&1
+}
+out=$(rcpt bob@example.com)
+assert_match "$out" 'action=(DEFER|defer)' "before SADD: bob@example.com is greylisted"
+redis_cli SADD sluice:greylist:allow:sender '/((.{0,40}){0,40}){0,40}/' \
+	'/(((.{0,40}){0,40}){0,40}){0,40}/' '/alice@example\.com|bob@example\.com/' >/dev/null
+if line=$(policyd_log_grep "redis lists: 2 invalid member\(s\) or key\(s\) skipped: sluice:greylist:allow:sender: '/\(\(\(?\.\{0,40\}.*regular expression.*too large"); then
+	ok "costly regex members are skipped and logged"
+	diag "$line"
+else
+	not_ok "costly regex members are skipped and logged" "$(tail -3 "$T_POLICYD_LOG")"
+fi
+sleep 1.1	# every worker has refreshed its lists (the spec's one second)
+out=$(rcpt bob@example.com)
+assert_match "$out" 'PASS request' "after SADD: bob@example.com is answered"
+assert_no_match "$out" 'action=(DEFER|defer)' "after SADD: bob@example.com matches the alternation"
+out=$(rcpt x-bob@example.com)
+assert_match "$out" 'action=(DEFER|defer)' "x-bob@example.com does not (anchored as a whole)"
+out=$(rcpt alice@example.com.evil.test)
+assert_match "$out" 'action=(DEFER|defer)' "alice@example.com.evil.test does not either"
+redis_cli DEL sluice:greylist:allow:sender >/dev/null
+still_fine "costly regex members"
+
 still_fine "everything"
 done_testing

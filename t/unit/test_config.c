@@ -187,6 +187,58 @@ test_errors(void **state)
 	expect_error("policyd = 5;\n", 1, "must be a group");
 }
 
+/* "/.*@aaa...[.]example/" of exactly len bytes (no libconfig escapes). */
+static void
+regex_of_length(char *buf, size_t len)
+{
+	size_t k = len - strlen("/.*@[.]example/");
+
+	strcpy(buf, "/.*@");
+	memset(buf + 4, 'a', k);
+	strcpy(buf + 4 + k, "[.]example/");
+}
+
+/* Issue 7, defects 1 and 2: -t refuses exactly what the daemons refuse
+ * (patterns.c decides both): 256 bytes is the last length accepted, the
+ * costly regexes are refused, at the line of the member. */
+static void
+test_regex_members(void **state)
+{
+	char re[300], text[1200];
+	struct sluice_config *cfg;
+	int i;
+
+	(void)state;
+	regex_of_length(re, 256);
+	snprintf(text, sizeof(text), "policyd: { greylist: {\n allow_senders = [\n \"%s\" ] } }\n", re);
+	cfg = expect_ok(text);
+	assert_string_equal(cfg->policyd.greylist.allow_senders.items[0], re);
+	config_free(cfg);
+	regex_of_length(re, 257);
+	snprintf(text, sizeof(text), "policyd: { greylist: {\n allow_senders = [\n \"%s\" ] } }\n", re);
+	expect_error(text, 3, "longer than 256 bytes");
+	expect_error("policyd: { greylist: {\n allow_recipients = [ \"a@b.test\",\n"
+		     " \"/((.{0,40}){0,40}){0,40}/\" ] } }\n", 3, "too large");
+	expect_error("policyd: { greylist: {\n allow_recipients = [\n"
+		     " \"/(((.{0,40}){0,40}){0,40}){0,40}/\" ] } }\n", 3, "too large");
+	expect_error("policyd: { greylist: {\n allow_senders = [\n \"/a(/\" ] } }\n", 3,
+		     "invalid regular expression: missing closing parenthesis");
+	/* the count bound, at the line of the first regex over it */
+	{
+		size_t size = 64 + 20 * 1002, len;
+		char *big = malloc(size);
+
+		assert_non_null(big);
+		len = (size_t)snprintf(big, size, "policyd: { greylist: { allow_senders = [\n");
+		for (i = 0; i < 1001; i++)
+			len += (size_t)snprintf(big + len, size - len, "\"/u%d@.*/\"%s",
+						i, i < 1000 ? ",\n" : "");
+		snprintf(big + len, size - len, " ] } }\n");
+		expect_error(big, 1002, "more than 1000 regular expressions");
+		free(big);
+	}
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -366,6 +418,7 @@ main(void)
 		cmocka_unit_test(test_reference_file_is_valid),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_regex_members),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_password_file),
 		cmocka_unit_test(test_durations),

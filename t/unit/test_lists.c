@@ -146,6 +146,58 @@ test_redis_down_keeps_lists(void **state)
 	lists_free(l);
 }
 
+/* "/.*@aaa...[.]example/" of exactly len bytes. */
+static void
+regex_of_length(char *buf, size_t len)
+{
+	size_t k = len - strlen("/.*@[.]example/");
+
+	strcpy(buf, "/.*@");
+	memset(buf + 4, 'a', k);
+	strcpy(buf + 4 + k, "[.]example/");
+}
+
+/* Issue 7, defects 1 and 2, through the real list loader: anchoring, the
+ * 256-byte boundary that -t also draws (test_config.c), and a costly
+ * member skipped with a reason naming it while the rest of its list works. */
+static void
+test_regex_members(void **state)
+{
+	struct lists *l = lists_new("t3:");
+	char err[512], re[300], addr[300];
+
+	(void)state;
+	redis("SADD %s %s", "t3:permit:mailbox", "/alice@example\\.com|bob@example\\.com/");
+	regex_of_length(re, 256);
+	redis("SADD %s %s", "t3:greylist:allow:sender", re);
+	assert_int_equal(lists_refresh(l, client, err, sizeof(err)), 0);
+	assert_true(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX), "bob@example.com"));
+	assert_false(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX),
+					   "alice@example.com.evil.test"));
+	assert_false(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX), "x-bob@example.com"));
+	snprintf(addr, sizeof(addr), "u@%.*s.example", 256 - 15, re + 4);
+	assert_true(pattern_match_address(lists_get(l, LIST_GREYLIST_SENDER), addr));
+
+	regex_of_length(re, 257);
+	redis("SADD %s %s", "t3:greylist:allow:recipient", re);
+	assert_int_equal(lists_refresh(l, client, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "t3:greylist:allow:recipient"));
+	assert_non_null(strstr(err, "longer than 256 bytes"));
+	redis("DEL %s%s", "t3:greylist:allow:", "recipient");
+
+	redis("SADD %s %s", "t3:forbid:mailbox", "/((.{0,40}){0,40}){0,40}/");
+	redis("SADD %s %s", "t3:forbid:mailbox", "/.*@ttt-point\\.de/");
+	assert_int_equal(lists_refresh(l, client, err, sizeof(err)), 1);
+	assert_non_null(strstr(err, "t3:forbid:mailbox: '/((.{0,40}){0,40}){0,40}/'"));
+	assert_non_null(strstr(err, "too large"));
+	assert_true(pattern_match_address(lists_get(l, LIST_FORBID_MAILBOX), "x@ttt-point.de"));
+	/* the next refresh keeps the compiled regexes and still skips the bad one */
+	assert_int_equal(lists_refresh(l, client, err, sizeof(err)), 1);
+	assert_true(pattern_match_address(lists_get(l, LIST_FORBID_MAILBOX), "x@ttt-point.de"));
+	assert_true(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX), "alice@example.com"));
+	lists_free(l);
+}
+
 int
 main(void)
 {
@@ -153,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_refresh_and_match),
 		cmocka_unit_test(test_bad_members_and_types),
 		cmocka_unit_test(test_redis_down_keeps_lists),
+		cmocka_unit_test(test_regex_members),
 	};
 
 	return cmocka_run_group_tests_name("lists", tests, start_redis, stop_redis);

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "patterns.h"
@@ -107,6 +108,205 @@ test_refused_items(void **state)
 	pattern_list_free(&l);
 }
 
+/* Issue 7, defect 1: the whole expression is anchored, not its first and
+ * last alternatives ("^a|b$" matched "a.evil" and "x-b"). */
+static void
+test_alternation_is_anchored(void **state)
+{
+	struct pattern_list l;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(pattern_list_add(&l, "/alice@example\\.com|bob@example\\.com/", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "/x@(a|ab)\\.test/", NULL), 0);
+	pattern_list_seal(&l);
+	assert_true(pattern_match_address(&l, "alice@example.com"));
+	assert_true(pattern_match_address(&l, "Bob@Example.com"));
+	assert_false(pattern_match_address(&l, "alice@example.com.evil.test"));
+	assert_false(pattern_match_address(&l, "x-bob@example.com"));
+	assert_false(pattern_match_address(&l, "alice@example.comx"));
+	/* the end anchor makes the engine try the other alternative */
+	assert_true(pattern_match_address(&l, "x@ab.test"));
+	assert_true(pattern_match_address(&l, "x@a.test"));
+	assert_false(pattern_match_address(&l, "x@abc.test"));
+	pattern_list_free(&l);
+}
+
+/* The spec's dialect: POSIX ERE forms keep working, caseless. */
+static void
+test_posix_forms(void **state)
+{
+	static const char *const items[] = {
+		"/[[:alpha:]]+[[:digit:]]{2}@example\\.net/", "/(info|sales)@(.*\\.)?shop\\.test/",
+		"/[^@]+@ALL-CAPS\\.TEST/",
+	};
+	struct pattern_list l;
+	size_t i;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+		assert_int_equal(pattern_list_add(&l, items[i], NULL), 0);
+	pattern_list_seal(&l);
+	assert_true(pattern_match_address(&l, "Bob42@example.net"));
+	assert_false(pattern_match_address(&l, "bob4@example.net"));
+	assert_false(pattern_match_address(&l, "b0b42@example.net"));
+	assert_true(pattern_match_address(&l, "sales@eu.shop.test"));
+	assert_true(pattern_match_address(&l, "info@shop.test"));
+	assert_false(pattern_match_address(&l, "info@eshop.test"));
+	assert_true(pattern_match_address(&l, "x@all-caps.test"));
+	pattern_list_free(&l);
+}
+
+/* Issue 7, defect 2: what glibc spent 18 s and gigabytes on is refused
+ * (PCRE2 knows the compiled size before it allocates), with a reason. */
+static void
+test_costly_regexes_refused(void **state)
+{
+	static const char *const refused[] = {
+		"/((.{0,40}){0,40}){0,40}/",
+		"/(((.{0,40}){0,40}){0,40}){0,40}/",
+		"/((.{0,1000}){0,1000}){0,1000}/",
+		"/(((.{0,1000}){0,1000}){0,1000}){0,1000}/",
+		"/(.{0,1000}){0,1000}/",
+		"/((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))))/",
+		"/(a)\\1/",	/* back reference: not POSIX ERE, and no captures */
+	};
+	struct pattern_list l;
+	const char *why;
+	size_t i;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		why = NULL;
+		if (pattern_list_add(&l, refused[i], &why) == 0)
+			fail_msg("accepted %s", refused[i]);
+		assert_non_null(why);
+		assert_non_null(strstr(why, "regular expression"));
+		assert_string_equal(pattern_check(refused[i]), why);
+	}
+	assert_int_equal(pattern_list_size(&l), 0);
+	/* two levels of small repeats are ordinary enough to be kept */
+	assert_null(pattern_check("/(.{0,40}){0,40}x/"));
+	assert_int_equal(pattern_list_add(&l, "/(.{0,40}){0,40}x/", NULL), 0);
+	pattern_list_seal(&l);
+	assert_true(pattern_match_address(&l, "abc@x"));
+	pattern_list_free(&l);
+}
+
+/* Catastrophic backtracking stops at the match limit: no match, no hang,
+ * and the other members of the list still work. */
+static void
+test_backtracking_is_bounded(void **state)
+{
+	struct pattern_list l;
+	char subject[251];
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(pattern_list_add(&l, "/(a+)+$/", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "/(a|aa)+b/", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "/(.*)*x/", NULL), 0);
+	/* a limit set inside the pattern can only lower ours */
+	assert_int_equal(pattern_list_add(&l, "/(*LIMIT_MATCH=100000000)(a|a)+$/", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "/ok@example\\.com/", NULL), 0);
+	pattern_list_seal(&l);
+	memset(subject, 'a', sizeof(subject) - 2);
+	subject[sizeof(subject) - 2] = '!';
+	subject[sizeof(subject) - 1] = '\0';
+	assert_false(pattern_match_address(&l, subject));
+	subject[sizeof(subject) - 2] = 'a';
+	assert_true(pattern_match_address(&l, subject));	/* (a+)+$ */
+	assert_true(pattern_match_address(&l, "ok@example.com"));
+	pattern_list_free(&l);
+}
+
+/* "/.*@aaa...[.]example/" of exactly len bytes. */
+static void
+regex_of_length(char *buf, size_t len)
+{
+	size_t k = len - strlen("/.*@[.]example/");
+
+	strcpy(buf, "/.*@");
+	memset(buf + 4, 'a', k);
+	strcpy(buf + 4 + k, "[.]example/");
+	assert_int_equal(strlen(buf), len);
+}
+
+static void
+test_length_boundary(void **state)
+{
+	struct pattern_list l;
+	char re[300], addr[300];
+	const char *why;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	regex_of_length(re, PATTERN_ITEM_MAX);
+	assert_null(pattern_check(re));
+	assert_int_equal(pattern_list_add(&l, re, NULL), 0);
+	snprintf(addr, sizeof(addr), "u@%.*s.example", PATTERN_ITEM_MAX - 15, re + 4);
+	regex_of_length(re, PATTERN_ITEM_MAX + 1);
+	assert_non_null(pattern_check(re));
+	assert_int_equal(pattern_list_add(&l, re, &why), -1);
+	assert_non_null(strstr(why, "longer than 256 bytes"));
+	pattern_list_seal(&l);
+	assert_true(pattern_match_address(&l, addr));
+	pattern_list_free(&l);
+}
+
+static void
+test_regex_count_bounded(void **state)
+{
+	struct pattern_list l;
+	const char *why;
+	char re[64];
+	int i;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < PATTERN_REGEX_COUNT_MAX; i++) {
+		snprintf(re, sizeof(re), "/user%d@.*/", i);
+		assert_int_equal(pattern_list_add(&l, re, NULL), 0);
+	}
+	assert_int_equal(pattern_list_add(&l, "/one-too-many@.*/", &why), -1);
+	assert_non_null(strstr(why, "more than 1000 regular expressions"));
+	assert_int_equal(pattern_list_add(&l, "exact@example.com", NULL), 0);	/* not a regex */
+	pattern_list_seal(&l);
+	assert_true(pattern_match_address(&l, "user999@x.test"));
+	assert_false(pattern_match_address(&l, "one-too-many@x.test"));
+	pattern_list_free(&l);
+}
+
+/* A refresh keeps what it can of the old list's compiled regexes. */
+static void
+test_reuse_compiled(void **state)
+{
+	struct pattern_list old, fresh;
+	const void *code;
+
+	(void)state;
+	memset(&old, 0, sizeof(old));
+	memset(&fresh, 0, sizeof(fresh));
+	assert_int_equal(pattern_list_add(&old, "/b@.*/", NULL), 0);
+	assert_int_equal(pattern_list_add(&old, "/a@.*/", NULL), 0);
+	pattern_list_seal(&old);
+	assert_string_equal(old.regex[0].source, "/a@.*/");
+	code = old.regex[0].code;
+	assert_int_equal(pattern_list_add_reuse(&fresh, "/a@.*/", &old, NULL), 0);
+	assert_int_equal(pattern_list_add_reuse(&fresh, "/c@.*/", &old, NULL), 0);
+	assert_null(old.regex[0].code);
+	assert_non_null(old.regex[1].code);
+	pattern_list_free(&old);
+	pattern_list_seal(&fresh);
+	assert_ptr_equal(fresh.regex[0].code, code);
+	assert_true(pattern_match_address(&fresh, "a@x"));
+	assert_true(pattern_match_address(&fresh, "c@x"));
+	assert_false(pattern_match_address(&fresh, "b@x"));
+	pattern_list_free(&fresh);
+}
+
 int
 main(void)
 {
@@ -115,6 +315,13 @@ main(void)
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_refused_items),
+		cmocka_unit_test(test_alternation_is_anchored),
+		cmocka_unit_test(test_posix_forms),
+		cmocka_unit_test(test_costly_regexes_refused),
+		cmocka_unit_test(test_backtracking_is_bounded),
+		cmocka_unit_test(test_length_boundary),
+		cmocka_unit_test(test_regex_count_bounded),
+		cmocka_unit_test(test_reuse_compiled),
 	};
 
 	return cmocka_run_group_tests_name("patterns", tests, setup, teardown);
