@@ -317,5 +317,11 @@ line=$(milter_log_grep "$id: milter=")
 assert_match "$line" "$id: milter=accept .* from=<$long@example\.test> from_status=unparsable " \
 	"the milter logs the same sender, marked unparsable"
 assert_no_match "$line" 'from=<>' "... not as the null sender"
+# 300 octets do not fit the milter's 256: cut, and the cut shown
+huge=$(printf 'h%.0s' $(seq 1 300))
+out=$(send_mail --from "$huge@example.test" --to user@example.test --header "Subject: huge sender")
+id=$(queue_id_of "$out")
+assert_match "$(milter_log_grep "$id: milter=")" " from=<h{253}\.\.\.> from_status=unparsable " \
+	"a 300-octet sender: logged cut to 256 octets, ending in '...', marked unparsable"
 
 done_testing
