@@ -26,8 +26,9 @@
  * with these restrictions: no obsolete forms (routes, CFWS inside the
  * addr-spec, trailing dots), no address literals, no quoted-pairs at
  * all, no '<' or '>' in quoted strings, no '@', '<', '>', '"' or nested
- * parentheses in comments, no encoded word that decodes to '@', '<',
- * '>' or a control character (nor in a charset where ASCII bytes are not
+ * parentheses in comments, no encoded word in the address (Python
+ * decodes even those) nor one that is malformed, not followed by white
+ * space, or decodes to '@', '<', '>' or a control character (nor in a charset where ASCII bytes are not
  * ASCII, like UTF-7), UTF-8 only in the display name and comments and
  * only well-formed and without C1 controls, no control characters but
  * folds, and nothing after the mailbox, not even a comma.
@@ -213,6 +214,10 @@ addr_spec(struct cursor *c, char *local, size_t lsize, char *domain, size_t dsiz
 		return fail(c, "address too long") - 1;
 	if (len == 0 || dot)
 		return fail(c, "invalid local part") - 1;
+	/* Python decodes encoded words even here: the address it reads
+	 * would not be the one we sign for. */
+	if (strstr(local, "=?") != NULL)
+		return fail(c, "an encoded word in the address") - 1;
 	c->p++;
 	len = 0;
 	dot = true;
@@ -287,35 +292,45 @@ hex_digit(unsigned char ch)
 }
 
 /* Decodes the encoded text of an RFC 2047 word, Q or B, into out (at
- * most n bytes); what is not valid Q or base64 is taken as it is or
- * skipped, as lenient decoders do. */
-static size_t
-ew_decode(char enc, const unsigned char *t, size_t n, unsigned char *out)
+ * most n bytes); -1 if it is not valid Q or base64 (Python flags such a
+ * word as a defect, other decoders guess). */
+static int
+ew_decode(char enc, const unsigned char *t, size_t n, unsigned char *out, size_t *len)
 {
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned long acc = 0;
-	size_t i, o = 0, bits = 0;
+	size_t i, o = 0, bits = 0, pad = 0;
 	const char *d;
 
 	for (i = 0; i < n; i++) {
 		if (enc == 'q') {
-			if (t[i] == '=' && i + 2 < n && hex_digit(t[i + 1]) >= 0
-			    && hex_digit(t[i + 2]) >= 0) {
+			if (t[i] == '=') {
+				if (i + 2 >= n || hex_digit(t[i + 1]) < 0 || hex_digit(t[i + 2]) < 0)
+					return -1;
 				out[o++] = (unsigned char)(hex_digit(t[i + 1]) << 4 | hex_digit(t[i + 2]));
 				i += 2;
-			} else {
+			} else if (t[i] > 0x20 && t[i] < 0x7f) {
 				out[o++] = t[i] == '_' ? ' ' : t[i];
+			} else {
+				return -1;
 			}
-		} else if (t[i] != '\0' && (d = strchr(b64, t[i])) != NULL) {
+		} else if (t[i] == '=') {
+			pad++;
+		} else if (pad == 0 && t[i] != '\0' && (d = strchr(b64, t[i])) != NULL) {
 			acc = (acc << 6 | (unsigned long)(d - b64)) & 0xffffff;
 			if ((bits += 6) >= 8) {
 				bits -= 8;
 				out[o++] = (unsigned char)(acc >> bits);
 			}
+		} else {
+			return -1;
 		}
 	}
-	return o;
+	if (enc == 'b' && (n % 4 != 0 || pad > 2))
+		return -1;
+	*len = o;
+	return 0;
 }
 
 /*
@@ -349,7 +364,11 @@ encoded_words(struct cursor *c, const unsigned char *v)
 		    || strncasecmp((const char *)cs, "ucs-", 4) == 0
 		    || strncasecmp((const char *)cs, "unicode", 7) == 0)
 			return fail(c, "an encoded word in a charset that can hide '@'");
-		n = ew_decode((char)(q2[1] | 0x20), q3 + 1, len, text);
+		/* Python calls a word not followed by white space a defect. */
+		if (end[2] != '\0' && strchr(" \t\r\n", end[2]) == NULL)
+			return fail(c, "an encoded word not followed by white space");
+		if (ew_decode((char)(q2[1] | 0x20), q3 + 1, len, text, &n) < 0)
+			return fail(c, "a malformed encoded word");
 		for (i = 0; i < n; i++)
 			if (text[i] < 0x20 || text[i] == 0x7f || strchr("@<>", text[i]) != NULL)
 				return fail(c, "an encoded word that decodes to an address");
