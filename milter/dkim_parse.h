@@ -7,11 +7,14 @@
  * buffer.
  *
  * Interface:
- *   dkim_from_domain()  the lowercase domain of the one mailbox in a
- *                       From: value (RFC 5322 3.6.2): "a@x.test",
- *                       "Name <a@x.test>", with comments and quoted
- *                       strings. -1 with a reason when there is no
- *                       address, several mailboxes, or no valid domain.
+ *   dkim_from_mailbox() the one mailbox of a From: value (RFC 5322
+ *                       3.6.2): "a@x.test", "Name <a@x.test>", with
+ *                       comments and quoted strings; the local part
+ *                       unquoted, the domain lowercase. -1 with a reason
+ *                       when there is no address, several, no valid
+ *                       domain, or anything another parser could read
+ *                       as a different author (the rules: dkim_parse.c).
+ *   dkim_from_domain()  the same, the domain only.
  *   dkim_sig_identity() d= and s= of a DKIM-Signature value (tag-list,
  *                       RFC 6376 3.2; whitespace inside values removed).
  */
@@ -21,7 +24,10 @@
 #include <stddef.h>
 
 #define DKIM_DOMAIN_MAX 255
+#define DKIM_LOCAL_MAX 255
 
+int dkim_from_mailbox(const char *value, char *local, size_t lsize, char *domain,
+		      size_t dsize, const char **why);
 int dkim_from_domain(const char *value, char *domain, size_t size, const char **why);
 int dkim_sig_identity(const char *value, char *d, size_t dsize, char *s, size_t ssize);
 

@@ -179,6 +179,23 @@ cover_name(const struct dkim_sign_params *p, const struct dkim_headers *h,
 	return 0;
 }
 
+size_t
+dkim_sig_entries(const struct dkim_sign_params *p, const struct dkim_headers *h)
+{
+	struct name_list names;
+	size_t i, j, n = 0;
+
+	names_to_sign(p, &names);
+	for (i = 0; i < names.count; i++) {
+		for (j = 0; j < h->count; j++)
+			if (strcasecmp(h->f[j].name, names.name[i]) == 0)
+				n++;
+		if (strlist_has(p->oversign, names.name[i]))
+			n++;
+	}
+	return n;
+}
+
 int
 dkim_sig_prepare(const struct dkim_sign_params *p, const struct dkim_headers *h,
 		 struct dkim_prepared *out, char *err, size_t errsize)

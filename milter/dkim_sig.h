@@ -9,6 +9,9 @@
  *   struct dkim_headers / dkim_headers_add()
  *        the header fields a signature may cover, in message order,
  *        within DKIM_HEADERS_MAX fields and DKIM_HEADER_BYTES_MAX bytes.
+ *   dkim_sig_entries()
+ *        how many entries that h= list has: more than DKIM_HLIST_MAX is a
+ *        limit the signer reports as a skip at end of headers.
  *   dkim_sig_prepare()
  *        chooses the h= list (every field of the sign list as often as
  *        it occurs, plus once more for oversigned names, From always) and
@@ -66,6 +69,7 @@ struct dkim_prepared {
 	struct dkim_buf canon;		/* the covered fields, canonical */
 };
 
+size_t dkim_sig_entries(const struct dkim_sign_params *p, const struct dkim_headers *h);
 int dkim_sig_prepare(const struct dkim_sign_params *p, const struct dkim_headers *h,
 		     struct dkim_prepared *out, char *err, size_t errsize);
 void dkim_prepared_free(struct dkim_prepared *pr);

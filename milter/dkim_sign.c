@@ -219,6 +219,7 @@ sign_eoh(struct milter_call *call)
 {
 	const struct sign_conf *sc = call->conf;
 	struct sign_msg *m = *call->state;
+	struct dkim_sign_params p = { .headers = sc->headers, .oversign = sc->oversign };
 	char domain[DKIM_DOMAIN_MAX + 1];
 	const struct dkim_key *first;
 	const char *why;
@@ -236,6 +237,12 @@ sign_eoh(struct milter_call *call)
 			m->keys[m->nkeys++] = &first[i];
 	if (m->nkeys == 0) {
 		skip_message(m, n == 0 ? "no-key" : "already-signed");
+		return SMFIS_CONTINUE;
+	}
+	/* A limit, found before any body is hashed: the mail goes unsigned
+	 * as "skipped", like every other limit, not as a signing error. */
+	if (dkim_sig_entries(&p, &m->headers) > DKIM_HLIST_MAX) {
+		skip_message(m, "too-many-headers");
 		return SMFIS_CONTINUE;
 	}
 	if (dkim_body_init(&m->body, sc->body_canon, sc->sha256) < 0)
@@ -264,6 +271,15 @@ list_append(char *list, size_t size, const char *item)
 	snprintf(list + len, size - len, "%s%s", len ? "," : "", item);
 }
 
+/* For error lines: the queue ID first, as on every line of ours. */
+static const char *
+queue_id(const struct milter_call *call)
+{
+	const char *id = call->conn->msg ? call->conn->msg->queue_id : "";
+
+	return id[0] ? id : "NOQUEUE";
+}
+
 static bool
 insert_signature(struct milter_call *call, const struct dkim_sign_params *p,
 		 const struct dkim_prepared *pr, const struct dkim_key *k,
@@ -274,14 +290,15 @@ insert_signature(struct milter_call *call, const struct dkim_sign_params *p,
 	bool ok;
 
 	if (dkim_sig_make(p, pr, k, bh, &value, err, sizeof(err)) < 0) {
-		log_error("dkim: d=%s s=%s: %s", k->domain, k->selector, err);
+		log_error("%s: dkim: d=%s s=%s: %s", queue_id(call), k->domain, k->selector, err);
 		return false;
 	}
 	/* Index 0: above every other field, Postfix's Received: included. */
 	ok = smfi_insheader(call->ctx, 0, (char *)(uintptr_t)"DKIM-Signature",
 			    value.data) == MI_SUCCESS;
 	if (!ok)
-		log_error("dkim: d=%s s=%s: smfi_insheader failed", k->domain, k->selector);
+		log_error("%s: dkim: d=%s s=%s: smfi_insheader failed", queue_id(call), k->domain,
+			  k->selector);
 	dkim_buf_free(&value);
 	return ok;
 }
@@ -306,7 +323,7 @@ sign_and_insert(struct milter_call *call, struct sign_msg *m, struct logline *li
 		return;
 	}
 	if (dkim_sig_prepare(&p, &m->headers, &pr, err, sizeof(err)) < 0) {
-		log_error("dkim: %s", err);
+		log_error("%s: dkim: %s", queue_id(call), err);
 		logline_add(line, "dkim", "error");
 		logline_add(line, "reason", "header-hash-failed");
 		return;

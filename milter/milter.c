@@ -235,6 +235,36 @@ run_stage(SMFICTX *ctx, struct session *s, enum stage stage, const struct stage_
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * A sender Postfix accepted but address_parse() refuses (a local part
+ * over 64 octets is one Postfix lets through) is still a sender, not the
+ * null sender <>: keep Postfix's text without its <>, control bytes as
+ * '?', cut to fit with "..." at the cut, and mark it, so the log agrees
+ * with Postfix's line for the queue ID and no rule takes it for <>.
+ */
+static void
+keep_unparsed_sender(const char *arg, struct milter_msg *msg)
+{
+	size_t n, i, max = sizeof(msg->from) - 1;
+
+	if (arg == NULL)
+		arg = "";
+	if (*arg == '<')
+		arg++;
+	n = strlen(arg);
+	if (n > 0 && arg[n - 1] == '>')
+		n--;
+	for (i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		msg->from[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	if (n > max)
+		memcpy(msg->from + max - 3, "...", 3);
+	msg->from[i] = '\0';
+	msg->from_unparsable = true;
+}
+
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -250,6 +280,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	copy_macro(ctx, "{auth_authen}", s->msg.auth_user, sizeof(s->msg.auth_user));
 	if (argv[0] && address_parse(argv[0], &from, NULL) == 0)
 		snprintf(s->msg.from, sizeof(s->msg.from), "%s", from.full);
+	else
+		keep_unparsed_sender(argv[0], &s->msg);
 	s->msg.outbound = s->conn.trusted_network || s->msg.auth_user[0] != '\0';
 	return run_stage(ctx, s, STAGE_ENVFROM, &a);
 }
@@ -339,6 +371,8 @@ cb_eom(SMFICTX *ctx)
 	logline_add(&line, "milter", stage_result_name(r));
 	logline_add_client(&line, s->conn.client_name, s->conn.client_addr);
 	logline_add_addr(&line, "from", s->msg.from);
+	if (s->msg.from_unparsable)
+		logline_add(&line, "from_status", "unparsable");
 	logline_addf(&line, "nrcpt", "%u", s->msg.rcpt_count);
 	logline_add(&line, "direction", s->msg.outbound ? "outbound" : "inbound");
 	if (s->msg.auth_user[0])

@@ -42,6 +42,9 @@ struct milter_conn {
 struct milter_msg {
 	char queue_id[32];
 	char from[ADDRESS_MAX + 1];	/* envelope sender, "" for <> */
+	bool from_unparsable;		/* from is Postfix's text (bounded, no
+					 * controls), not an address we parsed:
+					 * never <>, never to match as one */
 	char auth_user[256];		/* SASL login, "" if none */
 	unsigned rcpt_count;
 	bool outbound;			/* trusted network or authenticated */

@@ -3,7 +3,8 @@
 # (trusted network, SASL login; not an outside client, not a domain
 # without a key, not twice), RSA, Ed25519 and both at once, relaxed and
 # simple, oversigning, key rotation by SIGHUP (a session open across the
-# reload keeps its key), a key file others may read, absurd headers.
+# reload keeps its key), a key file others may read, absurd headers, From:
+# fields readers take apart differently, a sender our parser refuses.
 # Every signature is checked on the delivered message, as a receiver
 # sees it, with python3-dkim and opendkim-testmsg against the test DNS,
 # where the records are sluice-keygen's own output.
@@ -271,5 +272,56 @@ assert_match "$(milter_log_grep 'reason=too-many-headers')" 'dkim=skipped reason
 	"... with the reason in the log"
 f=$(mail "still fine") || bail_out "no delivery"
 verified "$f" 1 "the milter still signs afterwards"
+
+# 300 To: fields: within the 1000 fields kept, beyond the 256 entries of
+# h=. A limit like the one above: skipped, with the queue ID, no error.
+{
+	printf 'From: a@example.test\r\nSubject: three hundred To\r\n'
+	for i in $(seq 1 300); do printf 'To: u%d@example.test\r\n' "$i"; done
+	printf '\r\nbody\r\n'
+} >"$T_STATE/300.eml"
+out=$(send_mail --from a@example.test --to user@example.test --data "$T_STATE/300.eml")
+id=$(queue_id_of "$out")
+f=$(wait_delivered internal 'Subject: three hundred To') || not_ok "300 To: delivered"
+assert_eq "$(sigs "$f")" 0 "300 To: fields (over 256 h= entries): delivered unsigned"
+assert_match "$(milter_log_grep "$id: milter=")" "^.*$id: milter=accept .*dkim=skipped reason=too-many-headers\$" \
+	"... logged with its queue ID as dkim=skipped reason=too-many-headers"
+assert_no_match "$(cat "$T_MILTER_LOG")" 'header-hash-failed|header fields to sign' \
+	"... and no error line"
+
+# ------------------------------------------------- From: readers differ ----
+# Python reads the author of the first as c@evil.test; the second has
+# text after the address. Signing either would lend d=example.test to
+# what a reader may show as another author (t/unit/test_dkim_from.c).
+for from in 'c@evil.test <a@example.test>' '<a@example.test>c@evil.test'; do
+	out=$(send_mail --from a@example.test --to user@example.test \
+		--header "From: $from" --header "Subject: ambiguous $from")
+	id=$(queue_id_of "$out")
+	f=$(wait_delivered internal "Subject: ambiguous $(re_escape "$from")") ||
+		not_ok "From: $from delivered"
+	assert_eq "$(sigs "$f")" 0 "From: $from: delivered unsigned"
+	assert_match "$(milter_log_grep "$id: milter=")" 'dkim=skipped reason=from-unparsable$' \
+		"... logged dkim=skipped reason=from-unparsable"
+done
+
+# --------------------------------------------- a sender we cannot parse ----
+# Postfix accepts a local part of 70 octets (RFC 5321 says 64); the
+# milter's line must show that sender, as Postfix's does, never <>.
+long=$(printf 'l%.0s' $(seq 1 70))
+out=$(send_mail --from "$long@example.test" --to user@example.test --header "Subject: long sender")
+assert_match "$out" '250 2\.0\.0 Ok: queued' "a 70-octet local part: Postfix accepts it"
+id=$(queue_id_of "$out")
+assert_match "$(maillog_grep "$id: from=<$long@example\.test>")" "$id: from=<$long@" \
+	"... and logs it as the sender"
+line=$(milter_log_grep "$id: milter=")
+assert_match "$line" "$id: milter=accept .* from=<$long@example\.test> from_status=unparsable " \
+	"the milter logs the same sender, marked unparsable"
+assert_no_match "$line" 'from=<>' "... not as the null sender"
+# 300 octets do not fit the milter's 256: cut, and the cut shown
+huge=$(printf 'h%.0s' $(seq 1 300))
+out=$(send_mail --from "$huge@example.test" --to user@example.test --header "Subject: huge sender")
+id=$(queue_id_of "$out")
+assert_match "$(milter_log_grep "$id: milter=")" " from=<h{253}\.\.\.> from_status=unparsable " \
+	"a 300-octet sender: logged cut to 256 octets, ending in '...', marked unparsable"
 
 done_testing
