@@ -8,6 +8,7 @@
  * here, where the whole group is in view.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ set_defaults(struct sluice_config *cfg)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	rc |= set_string(&cfg->user, "sluice");
+	rc |= set_string(&cfg->socket_group, "postfix");
+	cfg->socket_mode = 0660;
 	rc |= set_string(&cfg->hostname, host);
 	strcpy(cfg->redis.host, "127.0.0.1");
 	cfg->redis.port = 6379;
@@ -401,12 +404,52 @@ check_hostname(struct cfg_reader *rd, const config_setting_t *root,
 			"set hostname = \"mx.example.com\";", why);
 }
 
+/*
+ * socket_group and socket_mode: who may connect to both unix sockets.
+ * The group must exist now: a typo must fail -t, not the start-up after
+ * the next reboot. The mode is an octal string ("0660"), permission bits
+ * only.
+ */
+static int
+read_socket_access(struct cfg_reader *rd, const config_setting_t *root,
+		   struct sluice_config *cfg)
+{
+	const config_setting_t *gs = config_setting_get_member(root, "socket_group");
+	const config_setting_t *ms = config_setting_get_member(root, "socket_mode");
+	char *mode = NULL, *end;
+	struct group *gr;
+	long m;
+
+	if (cfg_read_string(rd, root, "socket_group", &cfg->socket_group) < 0
+	    || cfg_read_string(rd, root, "socket_mode", &mode) < 0)
+		return -1;
+	if (mode) {
+		errno = 0;
+		m = strtol(mode, &end, 8);
+		if (*mode == '\0' || *end != '\0' || errno || m < 0 || m > 0777) {
+			free(mode);
+			return cfg_fail(rd, ms, "socket_mode: must be octal permission bits "
+					   "like \"0660\"");
+		}
+		free(mode);
+		cfg->socket_mode = (mode_t)m;
+	}
+	if ((gr = getgrnam(cfg->socket_group)) == NULL)
+		return cfg_fail(rd, gs, "socket_group: group '%s' does not exist%s",
+				   cfg->socket_group,
+				   gs ? "" : " (the default: install Postfix, or set socket_group)");
+	cfg->socket_gid = gr->gr_gid;
+	cfg->milter.listen.group = cfg->policyd.listen.group = cfg->socket_gid;
+	cfg->milter.listen.mode = cfg->policyd.listen.mode = cfg->socket_mode;
+	return 0;
+}
+
 static int
 read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
 	static const char *const members[] = {
-		"user", "hostname", "redis", "domains", "trusted_networks",
-		"milter", "dkim", "policyd", NULL
+		"user", "hostname", "socket_group", "socket_mode", "redis", "domains",
+		"trusted_networks", "milter", "dkim", "policyd", NULL
 	};
 
 	return cfg_check_members(rd, root, members) < 0
@@ -418,6 +461,7 @@ read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_con
 	    || read_milter(rd, root, &cfg->milter) < 0
 	    || read_dkim(rd, root, &cfg->dkim) < 0
 	    || cfg_read_policyd(rd, root, &cfg->policyd) < 0
+	    || read_socket_access(rd, root, cfg) < 0
 	    ? -1 : 0;
 }
 
@@ -473,6 +517,7 @@ config_free(struct sluice_config *cfg)
 		return;
 	free(cfg->path);
 	free(cfg->user);
+	free(cfg->socket_group);
 	free(cfg->hostname);
 	free(cfg->redis_prefix);
 	strlist_free(&cfg->local_domains);

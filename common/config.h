@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "endpoint.h"
 #include "network.h"
@@ -102,6 +103,9 @@ struct policyd_conf {
 struct sluice_config {
 	char *path;
 	char *user;		/* unprivileged user the daemons become */
+	char *socket_group;	/* group of both unix sockets ("postfix") */
+	gid_t socket_gid;	/* socket_group, looked up at load */
+	mode_t socket_mode;	/* mode of both unix sockets (0660) */
 	char *hostname;		/* this host, for headers and logs */
 	struct redis_settings redis;
 	char *redis_prefix;

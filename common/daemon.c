@@ -5,6 +5,10 @@
  * read keys as root, write the pid file, then drop privileges. Dropping
  * last-but-before-serving is what lets a daemon bind /run/sluice or a low
  * port while never parsing a byte from the network as root.
+ *
+ * The pid file is removed at exit only while it still names us: during a
+ * restart the new instance writes its pid before the old one is gone, and
+ * the old one must not take the new one's file with it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,12 +129,55 @@ daemon_write_pidfile(const char *path, char *err, size_t errsize)
 	return 0;
 }
 
-void
-daemon_remove_pidfile(const char *path)
+int
+daemon_remove_pidfile(const char *path, char *err, size_t errsize)
 {
-	/* Best effort: after the privilege drop the directory may not be
-	 * ours; a stale pid file is overwritten at the next start. */
-	(void)unlink(path);
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errsize, "pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (strtol(buf, NULL, 10) != (long)getpid())
+		return 0;	/* a newer instance's file now */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		/* The directory must be writable by the user we became. */
+		snprintf(err, errsize, "cannot remove pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+rlim_t
+daemon_raise_nofile(rlim_t want, char *msg, size_t msgsize)
+{
+	struct rlimit rl;
+
+	msg[0] = '\0';
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		snprintf(msg, msgsize, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return 0;
+	}
+	if (rl.rlim_cur >= want)
+		return rl.rlim_cur;
+	/* The hard limit is the admin's (a unit's LimitNOFILE, ulimit -Hn):
+	 * raise the soft limit up to it, never the hard limit itself. */
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		snprintf(msg, msgsize, "setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return 0;
+	}
+	if (rl.rlim_cur < want)
+		snprintf(msg, msgsize, "open file limit is %lu (hard limit), below the %lu "
+			 "this configuration needs", (unsigned long)rl.rlim_cur, (unsigned long)want);
+	return rl.rlim_cur;
 }
 
 int

@@ -11,6 +11,15 @@
  *   daemon_write_pidfile(), daemon_drop_privileges() (run as root only:
  *                        setgroups, setgid, setuid to the config's user,
  *                        and a check that root cannot be regained).
+ *   daemon_remove_pidfile() at exit, only if the file still holds our pid
+ *                        (a new instance may have written its own); -1
+ *                        with err when it cannot (the directory must be
+ *                        writable by the user the daemon became).
+ *   daemon_raise_nofile() raises the soft RLIMIT_NOFILE to want, or to the
+ *                        hard limit when that is lower (never the hard
+ *                        limit itself); returns the soft limit in effect
+ *                        (0 if unknown) and, when it is below want or
+ *                        something failed, says so in msg ("" otherwise).
  *
  * Contract: errors come back as -1 with a message in err; nothing here
  * exits except the argument and -t handling, which is what a command-line
@@ -21,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/resource.h>
 
 #include "config.h"
 
@@ -35,7 +45,8 @@ void daemon_parse_args(int argc, char **argv, const char *progname,
 struct sluice_config *daemon_load_config(const struct daemon_args *args);
 int daemon_detach(char *err, size_t errsize);
 int daemon_write_pidfile(const char *path, char *err, size_t errsize);
-void daemon_remove_pidfile(const char *path);
+int daemon_remove_pidfile(const char *path, char *err, size_t errsize);
+rlim_t daemon_raise_nofile(rlim_t want, char *msg, size_t msgsize);
 int daemon_drop_privileges(const char *user, char *err, size_t errsize);
 
 #endif

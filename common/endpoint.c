@@ -3,6 +3,13 @@
  *
  * The listening socket is opened while still root (a unix socket under
  * /run, or a port below 1024), before the daemon drops privileges.
+ *
+ * Why a unix socket is bound under a temporary name and renamed into
+ * place: rename() replaces whatever socket is at the path in one step, so
+ * during a restart Postfix always finds a socket there (the old one until
+ * the new one is ready), the socket is never reachable before it has its
+ * group and mode, and the inode we put there identifies our socket, so
+ * that at exit we remove only our own (endpoint_remove).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +85,8 @@ endpoint_parse(const char *text, struct endpoint *out, const char **why)
 	if (why == NULL)
 		why = &dummy;
 	memset(out, 0, sizeof(*out));
+	out->group = (gid_t)-1;
+	out->mode = 0660;
 	if (strncmp(text, "unix:", 5) == 0) {
 		const char *path = text + 5;
 
@@ -99,32 +108,140 @@ endpoint_parse(const char *text, struct endpoint *out, const char **why)
 	return -1;
 }
 
+int
+endpoint_temp_path(const struct endpoint *ep, char *buf, size_t size)
+{
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
+	int n = snprintf(buf, size, "%s.%ld.new", ep->path, (long)getpid());
+
+	return (n < 0 || (size_t)n >= size || (size_t)n >= max) ? -1 : 0;
+}
+
+int
+endpoint_publish(const char *temp, const struct endpoint *ep, struct endpoint_bound *bound,
+		 char *err, size_t errsize)
+{
+	struct stat st, old;
+
+	if (ep->group != (gid_t)-1 && chown(temp, (uid_t)-1, ep->group) < 0) {
+		snprintf(err, errsize, "unix:%s: cannot give the socket to group %ld: %s",
+			 ep->path, (long)ep->group, strerror(errno));
+		goto fail;
+	}
+	if (chmod(temp, ep->mode) < 0 || stat(temp, &st) < 0) {
+		snprintf(err, errsize, "unix:%s: %s", ep->path, strerror(errno));
+		goto fail;
+	}
+	/* Replace a socket (ours from an earlier run, or a running old
+	 * instance's), but never a regular file someone put there. */
+	if (lstat(ep->path, &old) == 0 && !S_ISSOCK(old.st_mode)) {
+		snprintf(err, errsize, "%s exists and is not a socket", ep->path);
+		goto fail;
+	}
+	if (rename(temp, ep->path) < 0) {
+		snprintf(err, errsize, "unix:%s: rename: %s", ep->path, strerror(errno));
+		goto fail;
+	}
+	if (bound) {
+		snprintf(bound->path, sizeof(bound->path), "%s", ep->path);
+		bound->dev = st.st_dev;
+		bound->ino = st.st_ino;
+	}
+	return 0;
+fail:
+	unlink(temp);
+	return -1;
+}
+
+int
+endpoint_remove(const struct endpoint_bound *bound)
+{
+	struct stat st;
+
+	if (bound == NULL || bound->path[0] == '\0')
+		return 0;
+	if (lstat(bound->path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (st.st_dev != bound->dev || st.st_ino != bound->ino)
+		return 0;	/* another instance's socket now: not ours to remove */
+	return unlink(bound->path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+endpoint_check_dir(const struct endpoint *ep, char *msg, size_t msgsize)
+{
+	char dir[sizeof(ep->path)];
+	char *slash;
+	struct stat st;
+
+	msg[0] = '\0';
+	if (ep->kind != ENDPOINT_UNIX)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", ep->path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	if (stat(dir, &st) < 0) {
+		snprintf(msg, msgsize, "socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(msg, msgsize, "socket directory %s is writable by others (mode %04o): "
+			 "anyone could replace the socket; refusing (chmod o-w %s, or use a directory "
+			 "like /run/sluice, mode 0750)", dir, (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	if (st.st_mode & S_IXOTH) {
+		snprintf(msg, msgsize, "WARNING: socket directory %s can be entered by others "
+			 "(mode %04o): the socket's own mode %04o is then the only fence; "
+			 "make it 0750, group postfix (install -d -m 0750 -o sluice -g postfix %s)",
+			 dir, (unsigned)(st.st_mode & 07777), (unsigned)ep->mode, dir);
+		return 1;
+	}
+	return 0;
+}
+
 static int
-listen_unix(const struct endpoint *ep, int backlog, char *err, size_t errsize)
+listen_unix(const struct endpoint *ep, int backlog, struct endpoint_bound *bound,
+	    char *err, size_t errsize)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	mode_t old_umask;
+	int fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, ep->path);
-	/* Remove a stale socket, but never a regular file someone put there. */
-	if (lstat(ep->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errsize, "%s exists and is not a socket", ep->path);
-			return -1;
-		}
-		unlink(ep->path);
+	if (endpoint_temp_path(ep, sun.sun_path, sizeof(sun.sun_path)) < 0) {
+		snprintf(err, errsize, "unix:%s: path too long for its temporary name "
+			 "PATH.PID.new: shorten it", ep->path);
+		return -1;
 	}
+	if (lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsize, "%s exists and is not a socket", ep->path);
+		return -1;
+	}
+	if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(sun.sun_path);	/* left by a crash of a process with our pid */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errsize, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || chmod(ep->path, 0666) < 0 || listen(fd, backlog) < 0) {
+	/* 0600 until endpoint_publish() sets the group and mode. */
+	old_umask = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (rc < 0 || listen(fd, backlog) < 0) {
 		snprintf(err, errsize, "unix:%s: %s", ep->path, strerror(errno));
+		if (rc == 0)
+			unlink(sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	if (endpoint_publish(sun.sun_path, ep, bound, err, errsize) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -162,10 +279,13 @@ listen_inet(const struct endpoint *ep, int backlog, char *err, size_t errsize)
 }
 
 int
-endpoint_listen(const struct endpoint *ep, int backlog, char *err, size_t errsize)
+endpoint_listen(const struct endpoint *ep, int backlog, struct endpoint_bound *bound,
+		char *err, size_t errsize)
 {
+	if (bound)
+		memset(bound, 0, sizeof(*bound));
 	if (ep->kind == ENDPOINT_UNIX)
-		return listen_unix(ep, backlog, err, errsize);
+		return listen_unix(ep, backlog, bound, err, errsize);
 	return listen_inet(ep, backlog, err, errsize);
 }
 

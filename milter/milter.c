@@ -3,10 +3,14 @@
  *
  * libmilter runs one thread per SMTP connection. What is shared between
  * threads is only the current config, behind config_lock, reference
- * counted: a connection takes a reference at connect and drops it at
- * close, so a reload never frees a config a message is still using, and
- * no callback takes a lock after connect. Everything else lives in the
- * connection's private data.
+ * counted: a connection takes a reference at connect and, when a reload
+ * made a newer one current, swaps it for the new one at the next MAIL
+ * FROM (never inside a message), dropping the old one; the last drop
+ * frees it. So a reload never frees a config a message is still using,
+ * and the next message on a long-lived connection already has the new
+ * keys and rules. The lock is taken only when the generation number,
+ * read without it, says there is a newer config. Everything else lives
+ * in the connection's private data.
  *
  * Postfix facts this code relies on (see NOTES.md): xxfi_close may be the
  * only callback (private data may be NULL); xxfi_abort ends a message,
@@ -16,6 +20,7 @@
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +35,12 @@ struct config_ref {
 	struct sluice_config *cfg;
 	void *module_conf[MILTER_MODULES_MAX];
 	int refs;
+	unsigned long generation;
 };
 
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config_ref *current_config;	/* guarded by config_lock */
+static _Atomic unsigned long current_generation;	/* written under config_lock */
 static int open_sessions;			/* guarded by config_lock */
 static unsigned long milter_actions;	/* set in milter_open, before threads */
 
@@ -81,9 +88,11 @@ milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize)
 		}
 	}
 	pthread_mutex_lock(&config_lock);
+	ref->generation = atomic_load(&current_generation) + 1;
 	if (current_config)
 		config_ref_drop(current_config);
 	current_config = ref;
+	atomic_store(&current_generation, ref->generation);
 	pthread_mutex_unlock(&config_lock);
 	return 0;
 }
@@ -159,28 +168,62 @@ sockaddr_text(const struct sockaddr *sa, char *buf, size_t size)
 			  (socklen_t)size);
 }
 
+/* What the connection derives from its config (s->ref). */
+static void
+session_use_config(struct session *s)
+{
+	struct net_addr addr;
+
+	s->conn.cfg = s->ref->cfg;
+	s->conn.trusted_network = net_addr_parse(s->conn.client_addr, &addr) == 0
+	    && net_list_contains(&s->conn.cfg->trusted_networks, &addr);
+}
+
+/* Between messages: move to the current config if a reload made a newer
+ * one (see the comment at the top). */
+static void
+session_refresh_config(struct session *s)
+{
+	struct config_ref *old = NULL;
+
+	if (atomic_load(&current_generation) == s->ref->generation)
+		return;
+	pthread_mutex_lock(&config_lock);
+	if (current_config && current_config != s->ref) {
+		old = s->ref;
+		s->ref = current_config;
+		s->ref->refs++;
+		config_ref_drop(old);
+	}
+	pthread_mutex_unlock(&config_lock);
+	if (old)
+		session_use_config(s);
+}
+
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	struct net_addr addr;
 
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
 	pthread_mutex_lock(&config_lock);
-	s->ref = current_config;
-	s->ref->refs++;
-	open_sessions++;
+	if ((s->ref = current_config) != NULL) {
+		s->ref->refs++;
+		open_sessions++;
+	}
 	pthread_mutex_unlock(&config_lock);
-	s->conn.cfg = s->ref->cfg;
+	if (s->ref == NULL) {
+		free(s);	/* stopping: the config is gone already */
+		return SMFIS_TEMPFAIL;
+	}
 	/* Without a verified name libmilter passes "[address]"; log it the
 	 * way Postfix does, as "unknown". */
 	snprintf(s->conn.client_name, sizeof(s->conn.client_name), "%s",
 		 hostname && hostname[0] != '[' ? hostname : "unknown");
 	sockaddr_text((const struct sockaddr *)hostaddr, s->conn.client_addr,
 		      sizeof(s->conn.client_addr));
-	s->conn.trusted_network = net_addr_parse(s->conn.client_addr, &addr) == 0
-	    && net_list_contains(&s->conn.cfg->trusted_networks, &addr);
+	session_use_config(s);
 	smfi_setpriv(ctx, s);
 	return SMFIS_CONTINUE;
 }
@@ -275,6 +318,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
 	message_end(s);		/* a new MAIL FROM after RSET */
+	session_refresh_config(s);
 	s->conn.msg = &s->msg;
 	copy_macro(ctx, "i", s->msg.queue_id, sizeof(s->msg.queue_id));
 	copy_macro(ctx, "{auth_authen}", s->msg.auth_user, sizeof(s->msg.auth_user));
@@ -435,7 +479,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 }
 
 int
-milter_open(const struct sluice_config *cfg, char *err, size_t errsize)
+milter_open(const struct sluice_config *cfg, struct endpoint_bound *bound, char *err,
+	    size_t errsize)
 {
 	static struct smfiDesc desc = {
 		.xxfi_name = (char *)(uintptr_t)"sluice-milter",
@@ -451,9 +496,14 @@ milter_open(const struct sluice_config *cfg, char *err, size_t errsize)
 		.xxfi_close = cb_close,
 		.xxfi_negotiate = cb_negotiate,
 	};
-	char conn[sizeof(cfg->milter.listen.path) + 300];
+	const struct endpoint *ep = &cfg->milter.listen;
+	char conn[sizeof(ep->path) + 300], temp[sizeof(ep->path)];
+	struct stat st;
+	mode_t old_umask;
 	size_t i;
+	int rc;
 
+	memset(bound, 0, sizeof(*bound));
 	desc.xxfi_flags = SMFIF_SETSYMLIST;
 	for (i = 0; milter_modules[i]; i++)
 		desc.xxfi_flags |= milter_modules[i]->flags;
@@ -462,15 +512,41 @@ milter_open(const struct sluice_config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "more modules than MILTER_MODULES_MAX");
 		return -1;
 	}
-	if (endpoint_to_milter(&cfg->milter.listen, conn, sizeof(conn)) < 0
-	    || smfi_register(desc) == MI_FAILURE || smfi_setconn(conn) == MI_FAILURE
-	    || smfi_opensocket(true) == MI_FAILURE) {
+	/*
+	 * A unix socket: libmilter binds a temporary name and we rename it
+	 * into place (endpoint_publish). libmilter unlinks "its" path when
+	 * its listener stops, whatever socket is there by then (it accepts
+	 * any socket, not only its own inode); its path is the temporary
+	 * name, gone after the rename, so it can never remove the socket of
+	 * a newer instance. We remove ours at exit (endpoint_remove).
+	 */
+	if (ep->kind == ENDPOINT_UNIX) {
+		if (endpoint_temp_path(ep, temp, sizeof(temp)) < 0) {
+			snprintf(err, errsize, "unix:%s: path too long for its temporary name "
+				 "PATH.PID.new: shorten it", ep->path);
+			return -1;
+		}
+		if (lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			snprintf(err, errsize, "%s exists and is not a socket", ep->path);
+			return -1;
+		}
+		snprintf(conn, sizeof(conn), "unix:%s", temp);
+	} else if (endpoint_to_milter(ep, conn, sizeof(conn)) < 0) {
+		snprintf(err, errsize, "listen address too long");
+		return -1;
+	}
+	if (smfi_register(desc) == MI_FAILURE || smfi_setconn(conn) == MI_FAILURE) {
+		snprintf(err, errsize, "cannot register with libmilter");
+		return -1;
+	}
+	old_umask = umask(0177);	/* 0600 until published */
+	rc = smfi_opensocket(true);
+	umask(old_umask);
+	if (rc == MI_FAILURE) {
 		snprintf(err, errsize, "cannot listen on %s (see the log)", conn);
 		return -1;
 	}
-	if (cfg->milter.listen.kind == ENDPOINT_UNIX && chmod(cfg->milter.listen.path, 0666) < 0) {
-		snprintf(err, errsize, "chmod %s failed", cfg->milter.listen.path);
+	if (ep->kind == ENDPOINT_UNIX && endpoint_publish(temp, ep, bound, err, errsize) < 0)
 		return -1;
-	}
 	return 0;
 }

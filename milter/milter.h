@@ -3,10 +3,14 @@
  *
  * Interface:
  *   milter_open()         registers the callbacks and opens the listening
- *                         socket (as root, before the privilege drop).
+ *                         socket (as root, before the privilege drop); a
+ *                         unix socket gets socket_group and socket_mode
+ *                         and replaces the old one atomically; *bound
+ *                         says what to remove at exit (endpoint_remove).
  *   milter_config_swap()  opens every module for cfg and makes it the
- *                         config of new connections; the old one is freed
- *                         when its last connection ends. On a module error
+ *                         config of new connections and of the next
+ *                         message of open ones; the old one is freed when
+ *                         its last message ends. On a module error
  *                         it returns -1, frees cfg and keeps the old one.
  *   milter_sessions()     connections now open (for a graceful stop).
  *   milter_config_release() drops the core's own reference at exit.
@@ -18,7 +22,8 @@
 
 #include "config.h"
 
-int milter_open(const struct sluice_config *cfg, char *err, size_t errsize);
+int milter_open(const struct sluice_config *cfg, struct endpoint_bound *bound, char *err,
+		size_t errsize);
 int milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize);
 void milter_config_release(void);
 int milter_sessions(void);

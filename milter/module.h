@@ -11,9 +11,12 @@
  *
  * Lifetimes (the libmilter rules the core enforces for every module):
  *   - struct milter_conn lives from xxfi_connect to xxfi_close, and holds
- *     one reference to the config (and the modules' state made from it)
- *     that was current at connect, so a SIGHUP never changes the rules
- *     or keys under a message in flight.
+ *     one reference to a config (and the modules' state made from it):
+ *     the one current at connect, replaced by the current one at each
+ *     MAIL FROM after a reload. So a SIGHUP never changes the rules or
+ *     keys under a message in flight, and the next message of the same
+ *     connection uses the new ones. conn->cfg may change between
+ *     messages: modules keep nothing from it across messages.
  *   - struct milter_msg lives from MAIL FROM to end of message or abort;
  *     msg_free() is called for each module with state, on both paths.
  *   - Modifications (headers, recipients) are allowed in eom() only.

@@ -3,9 +3,12 @@
  *
  * Start-up order: arguments, config (exit on -t), listening socket and
  * file limit as root, background, pid file, privilege drop, then serve.
+ * At exit the socket and the pid file are removed if they are still ours
+ * (a new instance may have replaced them during a restart).
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -38,8 +41,9 @@ main(int argc, char **argv)
 {
 	struct daemon_args args;
 	struct sluice_config *cfg;
-	char err[1024], where[400];
-	int fd;
+	struct endpoint_bound bound;
+	char err[1024], where[400], *pid_file;
+	int fd, rc;
 
 	daemon_parse_args(argc, argv, "sluice-policyd", &args);
 	if ((cfg = daemon_load_config(&args)) == NULL)
@@ -59,16 +63,34 @@ main(int argc, char **argv)
 	log_open("sluice-policyd", args.foreground);
 	endpoint_format(&cfg->policyd.listen, where, sizeof(where));
 	raise_file_limit(cfg->policyd.max_connections);
-	if ((fd = endpoint_listen(&cfg->policyd.listen, 1024, err, sizeof(err))) < 0) {
+	if ((rc = endpoint_check_dir(&cfg->policyd.listen, err, sizeof(err))) < 0) {
 		log_error("cannot listen: %s", err);
+		return 1;
+	}
+	if (rc > 0)
+		log_warning("%s", err);
+	if ((fd = endpoint_listen(&cfg->policyd.listen, 1024, &bound, err, sizeof(err))) < 0) {
+		log_error("cannot listen: %s", err);
+		return 1;
+	}
+	/* server_run() frees cfg (a reload may replace it): keep the path. */
+	if ((pid_file = strdup(cfg->policyd.pid_file)) == NULL) {
+		log_error("start-up: out of memory");
 		return 1;
 	}
 	if ((!args.foreground && daemon_detach(err, sizeof(err)) < 0)
 	    || daemon_write_pidfile(cfg->policyd.pid_file, err, sizeof(err)) < 0
 	    || daemon_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
 		log_error("start-up: %s", err);
+		endpoint_remove(&bound);
 		return 1;
 	}
 	log_info("sluice-policyd %s listening on %s", SLUICE_VERSION, where);
-	return server_run(cfg, args.config_path, fd);
+	rc = server_run(cfg, args.config_path, fd);
+	if (endpoint_remove(&bound) < 0)
+		log_warning("cannot remove socket %s: %s", bound.path, strerror(errno));
+	if (daemon_remove_pidfile(pid_file, err, sizeof(err)) < 0)
+		log_warning("%s", err);
+	free(pid_file);
+	return rc;
 }

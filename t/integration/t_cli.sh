@@ -117,7 +117,7 @@ CONF
 	pc() { "$T_PY" t/tools/policy_client.py -s "unix:$work/policyd.sock" normal | tail -1; }
 	assert_match "$(pc)" '^PASS' "policyd: answers on its socket"
 	assert_eq "$(ps -o user= -p "$ppid" | tr -d ' ')" sluice "policyd: runs as user sluice after binding"
-	assert_eq "$(stat -c %a "$work/policyd.sock")" 666 "policyd: socket is connectable by Postfix (0666)"
+	assert_eq "$(stat -c "%a %G" "$work/policyd.sock")" "660 postfix" "policyd: socket is mode 0660, group postfix (Postfix connects, other local users cannot)"
 	kill -HUP "$ppid"
 	check_log "$work/policyd.log" "configuration reloaded" "policyd: SIGHUP reloads"
 	echo 'policyd = { greylist = { delay = "never"; }; };' >"$work/policyd.conf"

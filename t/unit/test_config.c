@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,40 @@ test_not_built(void **state)
 	expect_error("policyd = { recipients = { validate = \"maybe\"; }; };\n", 1, "\"off\"");
 }
 
+/* Both unix sockets get socket_group and socket_mode; a group that does
+ * not exist is an error at its line, not at start-up. */
+static void
+test_socket_access(void **state)
+{
+	struct sluice_config *cfg;
+	struct group *gr;
+
+	(void)state;
+	if ((gr = getgrnam("postfix")) != NULL) {
+		cfg = expect_ok("user = \"sluice\";\n");
+		assert_string_equal(cfg->socket_group, "postfix");
+		assert_int_equal(cfg->socket_mode, 0660);
+		assert_int_equal(cfg->milter.listen.group, gr->gr_gid);
+		assert_int_equal(cfg->policyd.listen.group, gr->gr_gid);
+		assert_int_equal(cfg->milter.listen.mode, 0660);
+		config_free(cfg);
+	}
+	cfg = expect_ok("socket_group = \"root\";\nsocket_mode = \"0600\";\n"
+			"milter = { listen = \"unix:/run/x/m.sock\"; };\n");
+	assert_int_equal(cfg->socket_gid, 0);
+	assert_int_equal(cfg->milter.listen.group, 0);
+	assert_int_equal(cfg->milter.listen.mode, 0600);
+	assert_int_equal(cfg->policyd.listen.mode, 0600);
+	config_free(cfg);
+	expect_error("user = \"sluice\";\nsocket_group = \"no-such-group-here\";\n", 2,
+		     "socket_group: group 'no-such-group-here' does not exist");
+	expect_error("socket_mode = \"0660\";\n\nsocket_mode2 = 1;\n", 3, "unknown setting");
+	expect_error("\nsocket_mode = \"rw-rw----\";\n", 2, "socket_mode: must be octal");
+	expect_error("socket_mode = \"4770\";\n", 1, "socket_mode: must be octal");
+	expect_error("socket_mode = \"\";\n", 1, "socket_mode: must be octal");
+	expect_error("socket_mode = 660;\n", 1, "socket_mode: must be a string");
+}
+
 int
 main(void)
 {
@@ -426,6 +461,7 @@ main(void)
 		cmocka_unit_test(test_member_lines),
 		cmocka_unit_test(test_member_lines_in_include),
 		cmocka_unit_test(test_not_built),
+		cmocka_unit_test(test_socket_access),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

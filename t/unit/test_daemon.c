@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,8 +77,18 @@ test_pidfile(void **state)
 	assert_int_equal(daemon_write_pidfile(link, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, link));
 	unlink(link);
-	daemon_remove_pidfile(path);
+	assert_int_equal(daemon_remove_pidfile(path, err, sizeof(err)), 0);
 	assert_int_not_equal(access(path, F_OK), 0);
+	/* already gone: nothing to do, no error */
+	assert_int_equal(daemon_remove_pidfile(path, err, sizeof(err)), 0);
+	/* a newer instance wrote its pid: its file stays */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%ld\n", (long)getpid() + 1);
+	fclose(fp);
+	assert_int_equal(daemon_remove_pidfile(path, err, sizeof(err)), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/missing/d.pid", dir);
 	assert_int_equal(daemon_write_pidfile(path, err, sizeof(err)), -1);
 	rmdir(dir);
@@ -113,6 +124,46 @@ test_privilege_drop(void **state)
 	assert_int_equal(drop_in_child("root"), 1);
 }
 
+/* In a child: soft limit 64, hard `hard`, then daemon_raise_nofile(want).
+ * Exit status: 1 raised to want, 2 raised to the hard limit and said so,
+ * 5 left at 64 (enough already), 3 anything else (or the hard limit moved). */
+static int
+raise_in_child(rlim_t hard, rlim_t want)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) == 0) {
+		struct rlimit rl = { 64, hard };
+		char msg[256];
+		rlim_t got;
+
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(4);
+		got = daemon_raise_nofile(want, msg, sizeof(msg));
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur != got || rl.rlim_max != hard)
+			_exit(3);
+		if (got == want && msg[0] == '\0')
+			_exit(1);
+		if (got == hard && strstr(msg, "below") != NULL)
+			_exit(2);
+		if (got == 64 && msg[0] == '\0')
+			_exit(5);
+		_exit(3);
+	}
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+test_raise_nofile(void **state)
+{
+	(void)state;
+	assert_int_equal(raise_in_child(8192, 4096), 1);	/* raised to want */
+	assert_int_equal(raise_in_child(100, 4096), 2);	/* to the hard limit, said */
+	assert_int_equal(raise_in_child(100, 50), 5);	/* already enough: kept */
+}
+
 int
 main(void)
 {
@@ -120,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_arguments),
 		cmocka_unit_test(test_pidfile),
 		cmocka_unit_test(test_privilege_drop),
+		cmocka_unit_test(test_raise_nofile),
 	};
 
 	return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
