@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -197,18 +197,21 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 					.lock = PTHREAD_MUTEX_INITIALIZER };
 	int count = cfg->policyd.workers, started, i, sig_fd;
 	struct worker **workers = calloc((size_t)count, sizeof(*workers));
-	int *wake_fds = calloc((size_t)count, sizeof(*wake_fds));
+	int (*handoff)[2] = calloc((size_t)count, sizeof(*handoff));
+	atomic_int *worker_conns = calloc((size_t)count, sizeof(*worker_conns));
 	char err[512];
 	sigset_t set;
 
 	fit_file_limit(cfg, count);
-	/* Created here, closed after every worker is joined: a worker wakes
-	 * the others (see worker.c), so none may close its own early. */
-	for (i = 0; wake_fds && i < count; i++)
-		if ((wake_fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+	/* Created here and closed after every worker is joined: workers
+	 * write into each other's (see worker.c), so none may go early. */
+	for (i = 0; handoff && i < count; i++)
+		if (pipe2(handoff[i], O_NONBLOCK | O_CLOEXEC) < 0)
 			break;
-	shared.wake_fds = wake_fds;
-	if (workers == NULL || wake_fds == NULL || i < count || block_signals(&set) != 0
+	shared.handoff_fds = (const int (*)[2])handoff;
+	shared.worker_conns = worker_conns;
+	if (workers == NULL || handoff == NULL || worker_conns == NULL || i < count
+	    || block_signals(&set) != 0
 	    || (sig_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0
 	    || publish_config(&shared, cfg) < 0) {
 		log_error("start-up: %s", strerror(errno));
@@ -230,9 +233,12 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	for (i = 0; i < started; i++)
 		worker_join(workers[i]);
 	free(workers);
-	for (i = 0; i < count; i++)
-		close(wake_fds[i]);
-	free(wake_fds);
+	for (i = 0; i < count; i++) {
+		close(handoff[i][0]);
+		close(handoff[i][1]);
+	}
+	free(handoff);
+	free(worker_conns);
 	close(sig_fd);
 	close(listen_fd);
 	shared_config_release(&shared, shared.current);

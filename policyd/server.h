@@ -17,8 +17,9 @@
  * Contract: the only state shared between threads is struct
  * server_shared: the config generation behind `lock` (reference counted,
  * so a worker finishes the request it is on with the config it started
- * with), and atomics for the connection count, the number of workers
- * watching the listening socket, the stop flag and the generation number. Each worker picks a new generation up between two
+ * with), and atomics for the connection counts (all, and each worker's,
+ * which decide where a new connection goes), the stop flag and the
+ * generation number; each worker's hand-over pipe belongs to the server. Each worker picks a new generation up between two
  * events of its own loop.
  */
 #ifndef SLUICE_POLICY_SERVER_H
@@ -38,12 +39,12 @@ struct config_gen {
 struct server_shared {
 	int listen_fd;
 	int workers;			/* worker threads, fixed at start */
-	const int *wake_fds;		/* each worker's eventfd, by id */
+	const int (*handoff_fds)[2];	/* by worker id: a pipe of accepted fds */
+	atomic_int *worker_conns;	/* by worker id: its connections */
 	pthread_mutex_t lock;
 	struct config_gen *current;	/* guarded by lock */
 	atomic_ulong generation;	/* current->generation, for a cheap check */
 	atomic_int connections;		/* all workers' */
-	atomic_int listeners;		/* workers watching listen_fd */
 	atomic_bool stopping;
 	_Atomic long redis_warned_at;	/* log_due() slot: Redis unreachable */
 	_Atomic long lists_warned_at;	/* log_due() slot: bad list contents */
@@ -55,8 +56,8 @@ void shared_config_release(struct server_shared *shared, struct config_gen *gen)
 
 /*
  * Descriptors besides the connections: per worker its epoll set, wake
- * eventfd and Redis connection, with room for what a check may add (a
- * resolver's socket); for the process stdio, syslog, the listening
+ * eventfd, hand-over pipe (two) and Redis connection, with room for what
+ * a check may add (a resolver's socket); for the process stdio, syslog, the listening
  * socket, the signalfd, files read at a reload, and the one descriptor
  * per worker accepted over the limit until it is closed.
  */

@@ -5,12 +5,11 @@
  * cache of the Redis lists and its check chain, so a decision takes no
  * lock. A check that blocks (an SPF lookup waiting on DNS) stalls only
  * the connections of its own worker, which is why connections are spread
- * evenly: a worker watches the shared listening socket only while it
- * holds no more than its share (the average plus one) of all
- * connections, and accepts at most ACCEPT_BATCH per wakeup. The last
- * worker watching never stops, so a pending connection always has a
- * taker. (Not EPOLLEXCLUSIVE: it wakes one worker, and a worker that
- * then leaves the socket to others would leave the backlog unnoticed.)
+ * evenly: whichever worker accepts (EPOLLEXCLUSIVE wakes one, which takes
+ * at most ACCEPT_BATCH per wakeup), the connection goes to the worker
+ * with the fewest, handed over through that worker's pipe. (A worker
+ * that merely stopped accepting while over its share would leave the
+ * backlog to workers asleep in epoll_wait.)
  *
  * Out of descriptors (EMFILE, ENFILE), accept fails without taking the
  * connection, so the socket stays readable: the worker stops watching it
@@ -43,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,8 +121,8 @@ struct worker {
 	time_t last_full_warning;
 };
 
-/* epoll tags for the two non-connection descriptors */
-static char tag_listen, tag_wake;
+/* epoll tags for the non-connection descriptors */
+static char tag_listen, tag_wake, tag_handoff;
 
 static void
 idle_unlink(struct worker *w, struct conn *c)
@@ -177,6 +177,7 @@ conn_close(struct worker *w, struct conn *c)
 	free(c->in);
 	free(c);
 	w->conn_count--;
+	atomic_fetch_sub(&w->shared->worker_conns[w->id], 1);
 	atomic_fetch_sub(&w->shared->connections, 1);
 }
 
@@ -461,20 +462,11 @@ now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* More than its share of all connections: the average, plus one so that
- * a worker does not flap around the average. */
-static bool
-over_share(const struct worker *w)
-{
-	int total = atomic_load(&w->shared->connections), n = w->shared->workers;
-
-	return w->conn_count > (total + n - 1) / n + 1;
-}
-
+/* EMFILE pause, stop: whether the listening socket is in our epoll set. */
 static void
 listen_set(struct worker *w, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_listen };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
 
 	if (on == w->listening)
 		return;
@@ -485,49 +477,64 @@ listen_set(struct worker *w, bool on)
 	if (!on)
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
 	w->listening = on;
-	atomic_fetch_add(&w->shared->listeners, on ? 1 : -1);
 }
 
-/*
- * Whether this worker watches the listening socket from now on: not while
- * stopping or paused, not while over its share, except that the last
- * worker watching keeps watching (and the first to resume after a pause
- * of all starts again), so a pending connection is never left alone.
- */
-static void
-listen_update(struct worker *w)
+/* The worker with the fewest connections (handed-over ones included);
+ * ourselves on a tie. */
+static int
+least_loaded(const struct worker *w)
 {
-	bool want = !w->stopping && now_ms() >= w->accept_resume_ms;
+	int i, best = w->id, fewest = atomic_load(&w->shared->worker_conns[w->id]);
 
-	if (!want) {
-		listen_set(w, false);
-	} else if (!w->listening) {
-		if (!over_share(w) || atomic_load(&w->shared->listeners) == 0)
-			listen_set(w, true);
-	} else if (over_share(w)) {
-		/* Leave only if another worker stays: take ourselves off the
-		 * count first, so two workers cannot both leave the last two. */
-		if (atomic_fetch_sub(&w->shared->listeners, 1) > 1) {
-			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
-			w->listening = false;
-		} else {
-			atomic_fetch_add(&w->shared->listeners, 1);	/* the last: stay */
+	for (i = 0; i < w->shared->workers; i++) {
+		int n = atomic_load(&w->shared->worker_conns[i]);
+
+		if (n < fewest) {
+			best = i;
+			fewest = n;
 		}
 	}
+	return best;
 }
 
-/* We are the last worker watching and over our share: the others left
- * when they were over theirs, and may be under it by now. Each looks
- * again (listen_update) when it wakes. */
+/* Takes fd on as a connection of ours, already counted in connections
+ * and in our worker_conns. */
 static void
-wake_others(const struct worker *w)
+adopt(struct worker *w, int fd)
 {
-	uint64_t one = 1;
-	int i;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct conn *c = calloc(1, sizeof(*c));
 
-	for (i = 0; i < w->shared->workers; i++)
-		if (i != w->id)
-			(void)!write(w->shared->wake_fds[i], &one, sizeof(one));
+	if (c != NULL) {
+		c->fd = fd;
+		ev.data.ptr = c;
+	}
+	if (c == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		free(c);
+		atomic_fetch_sub(&w->shared->worker_conns[w->id], 1);
+		atomic_fetch_sub(&w->shared->connections, 1);
+		return;
+	}
+	w->conn_count++;
+	idle_touch(w, c);
+	log_msg(LOG_DEBUG, "policy=connect fd=%d worker=%d worker_connections=%d connections=%d",
+		fd, w->id, w->conn_count, atomic_load(&w->shared->connections));
+}
+
+/* Connections another worker handed us. */
+static void
+adopt_handed(struct worker *w)
+{
+	int fds[64];
+	ssize_t n;
+
+	while ((n = read(w->shared->handoff_fds[w->id][0], fds, sizeof(fds))) > 0) {
+		ssize_t i;
+
+		for (i = 0; i < n / (ssize_t)sizeof(fds[0]); i++)
+			adopt(w, fds[i]);
+	}
 }
 
 /* accept() failed for want of descriptors or memory; the connection
@@ -536,6 +543,7 @@ static void
 accept_pause(struct worker *w, int err)
 {
 	w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+	listen_set(w, false);
 	if (log_due(&w->shared->accept_warned_at, time(NULL), 60))
 		log_warning("accept: %s: %d connection(s) open; not accepting for %d ms"
 			    " (logged once a minute)", strerror(err),
@@ -588,14 +596,9 @@ accept_clients(struct worker *w)
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		int fd, total;
-		struct epoll_event ev;
-		struct conn *c;
+		int fd = accept4(w->shared->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int to;
 
-		/* Over our share, leave the rest to another worker, if one listens. */
-		if (over_share(w) && atomic_load(&w->shared->listeners) > 1)
-			return;
-		fd = accept4(w->shared->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -603,9 +606,8 @@ accept_clients(struct worker *w)
 				accept_pause(w, errno);
 			return;
 		}
-		total = atomic_load(&w->shared->connections);
-		if ((total >= w->gen->cfg->policyd.max_connections && !make_room(w))
-		    || (c = calloc(1, sizeof(*c))) == NULL) {
+		if (atomic_load(&w->shared->connections) >= w->gen->cfg->policyd.max_connections
+		    && !make_room(w)) {
 			w->refused++;
 			limit_warning(w);
 			close(fd);
@@ -613,21 +615,19 @@ accept_clients(struct worker *w)
 		}
 		if (w->evicted > 0)
 			limit_warning(w);
-		c->fd = fd;
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
+		atomic_fetch_add(&w->shared->connections, 1);
+		to = least_loaded(w);
+		atomic_fetch_add(&w->shared->worker_conns[to], 1);
+		/* A write of one int to a pipe is atomic; if the pipe is full,
+		 * that worker is far behind: keep the connection. */
+		if (to != w->id
+		    && write(w->shared->handoff_fds[to][1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+			atomic_fetch_sub(&w->shared->worker_conns[to], 1);
+			atomic_fetch_add(&w->shared->worker_conns[w->id], 1);
+			to = w->id;
 		}
-		w->conn_count++;
-		total = atomic_fetch_add(&w->shared->connections, 1) + 1;
-		idle_touch(w, c);
-		if (over_share(w) && atomic_load(&w->shared->listeners) == 1)
-			wake_others(w);
-		log_msg(LOG_DEBUG, "policy=connect fd=%d worker=%d worker_connections=%d connections=%d",
-			fd, w->id, w->conn_count, total);
+		if (to == w->id)
+			adopt(w, fd);
 	}
 }
 
@@ -778,6 +778,8 @@ worker_main(void *arg)
 					accept_clients(w);
 			} else if (tag == &tag_wake) {
 				drain_wake(w);
+			} else if (tag == &tag_handoff) {
+				adopt_handed(w);
 			} else if ((events[i].events & EPOLLOUT
 				    ? conn_writable(w, c) : conn_readable(w, c)) == 0
 				   && w->stopping && c->in_len == 0 && c->out_len == 0) {
@@ -789,8 +791,12 @@ worker_main(void *arg)
 			begin_stop(w);
 		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
 			pick_up_new_config(w);
-		listen_update(w);
+		if (!w->listening && !w->stopping && now_ms() >= w->accept_resume_ms)
+			listen_set(w, true);	/* the EMFILE pause is over */
 	}
+	while (w->oldest)
+		conn_close(w, w->oldest);
+	adopt_handed(w);	/* handed over while we stopped */
 	while (w->oldest)
 		conn_close(w, w->oldest);
 	return NULL;
@@ -816,13 +822,18 @@ worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 	for (w->free_count = 0; w->free_count < BATCH_MAX; w->free_count++)
 		w->free_slots[w->free_count] = &w->slots[w->free_count];
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	w->wake_fd = shared->wake_fds[id];	/* the server's */
-	if (w->epfd < 0) {
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epfd < 0 || w->wake_fd < 0) {
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;
 	}
 	ev.data.ptr = &tag_wake;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0) {
+		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
+		goto fail;
+	}
+	ev.data.ptr = &tag_handoff;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, shared->handoff_fds[id][0], &ev) < 0) {
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;
 	}
@@ -858,13 +869,13 @@ worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
-	if (w->listening)
-		atomic_fetch_sub(&w->shared->listeners, 1);
 	check_chain_close(w->chain);
 	redis_client_free(w->redis);
 	lists_free(w->lists);
 	if (w->gen)
 		shared_config_release(w->shared, w->gen);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
 	if (w->epfd >= 0)
 		close(w->epfd);
 	free(w->slots);
