@@ -472,7 +472,8 @@ listen_set(struct worker *w, bool on)
 		return;
 	if (on && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->shared->listen_fd, &ev) < 0) {
 		log_error("worker %d: epoll_ctl: %s", w->id, strerror(errno));
-		return;		/* tried again after the next event */
+		w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;	/* try again then */
+		return;
 	}
 	if (!on)
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
@@ -498,12 +499,12 @@ least_loaded(const struct worker *w)
 }
 
 /* Takes fd on as a connection of ours, already counted in connections
- * and in our worker_conns. */
+ * and in our worker_conns (closes it if we are stopping). */
 static void
 adopt(struct worker *w, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = w->stopping ? NULL : calloc(1, sizeof(*c));
 
 	if (c != NULL) {
 		c->fd = fd;
@@ -583,8 +584,8 @@ limit_warning(struct worker *w)
 
 	if (now - w->last_full_warning < 10)
 		return;
-	log_warning("connection limit %d reached: %lu idle connection(s) closed to make room,"
-		    " %lu new connection(s) closed (worker %d, last 10 s)",
+	log_warning("connection limit %d reached: %lu silent or half-written connection(s)"
+		    " closed to make room, %lu new connection(s) closed (worker %d, last 10 s)",
 		    w->gen->cfg->policyd.max_connections, w->evicted, w->refused, w->id);
 	w->last_full_warning = now;
 	w->evicted = w->refused = 0;
@@ -755,9 +756,7 @@ worker_main(void *arg)
 	struct epoll_event events[EVENTS_MAX];
 
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
-		int i, n;
-
-		int timeout = 1000;
+		int i, n, timeout = 1000;
 		long paused = w->accept_resume_ms - now_ms();
 
 		tick(w);	/* first: no request is decided before the lists are read */
@@ -794,9 +793,7 @@ worker_main(void *arg)
 		if (!w->listening && !w->stopping && now_ms() >= w->accept_resume_ms)
 			listen_set(w, true);	/* the EMFILE pause is over */
 	}
-	while (w->oldest)
-		conn_close(w, w->oldest);
-	adopt_handed(w);	/* handed over while we stopped */
+	adopt_handed(w);	/* handed over while we stopped: closed */
 	while (w->oldest)
 		conn_close(w, w->oldest);
 	return NULL;

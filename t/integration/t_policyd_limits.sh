@@ -48,37 +48,9 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 since() { tail -n +"$(($1 + 1))" "$T_POLICYD_LOG" | grep -E -- "$2"; }
 count_since() { since "$1" "$2" | wc -l; }
 
-# ---- a burst is spread over the workers ----------------------------------
-n=$(log_lines "$T_POLICYD_LOG")
-pl "a burst of 40 connections: each answered" burst 40
-dist=$(since "$n" 'policy=connect ' | sed -n 's/.* worker=\([0-9]*\) .*/\1/p' | sort | uniq -c)
-diag "connections per worker (count, worker):" "$dist"
-spread=$(printf '%s\n' "$dist" | awk '$1 >= 5 && $1 <= 15 { n++ } END { print n + 0 }')
-assert_eq "$spread" 4 "a burst of 40 over 4 workers: each worker took 5 to 15 of them"
-
-# ---- full of silent and trickling connections ----------------------------
-n=$(log_lines "$T_POLICYD_LOG")
-pl "50 connections held (40 silent, 10 trickling half a request): new ones answered," \
-	lockout 40 10 8
-assert_match "$(since "$n" 'connection limit 50 reached')" 'idle connection\(s\) closed to make room' \
-	"making room at the limit was logged"
-assert_match "$(since "$n" 'policy=request-timeout')" 'request not complete' \
-	"the half-written requests' timeout was logged"
-answered "after the lockout"
-
-# ---- out of descriptors --------------------------------------------------
-# A hard limit the daemon cannot raise: CAP_SYS_RESOURCE dropped, so root's
-# start-up cannot lift it either. 128 descriptors leave room for 64
-# connections with 4 workers (SERVER_FDS_* in policyd/server.h).
-HARNESS_POLICYD_EXTRA='workers = 4; max_connections = 4096;'
-HARNESS_POLICYD_WRAP="prlimit --nofile=128:128 setpriv --bounding-set=-sys_resource"
-harness_restart_sluice || bail_out "sluice-policyd restarts under a file limit of 128"
-pid=$(harness_pid policyd) || bail_out "sluice-policyd PID"
-capped=$(policyd_log_grep 'serving at most 64 connection')
-assert_match "$capped" 'file limit 128' "start-up: max_connections capped to the file limit, logged"
-
-# hold N: N silent connections in the background for 6 s; waits until all
-# are connected. Then cpu_over_2s and the log counts.
+# hold N: N silent connections, held for 6 s by a client in the background;
+# returns once all are made. unhold: waits for that client, shows its
+# report. cpu_2s: the daemon's CPU use over 2 s, in clock ticks.
 hold_pid=
 hold() {
 	: >"$T_STATE/hold.out"
@@ -100,6 +72,43 @@ cpu_2s() {
 	t1=$(cpu_ticks "$pid")
 	echo $((t1 - t0))
 }
+
+# ---- a burst is spread over the workers ----------------------------------
+n=$(log_lines "$T_POLICYD_LOG")
+pl "a burst of 40 connections: each answered" burst 40
+dist=$(since "$n" 'policy=connect ' | sed -n 's/.* worker=\([0-9]*\) .*/\1/p' | sort | uniq -c)
+diag "connections per worker (count, worker):" "$dist"
+spread=$(printf '%s\n' "$dist" | awk '$1 >= 5 && $1 <= 15 { n++ } END { print n + 0 }')
+assert_eq "$spread" 4 "a burst of 40 over 4 workers: each worker took 5 to 15 of them"
+
+# ---- full of silent and trickling connections ----------------------------
+n=$(log_lines "$T_POLICYD_LOG")
+pl "50 connections held (40 silent, 10 trickling half a request): new ones answered," \
+	lockout 40 10 8
+assert_match "$(since "$n" 'connection limit 50 reached')" 'connection\(s\) closed to make room' \
+	"making room at the limit was logged"
+assert_match "$(since "$n" 'policy=request-timeout')" 'request not complete' \
+	"the half-written requests' timeout was logged"
+answered "after the lockout"
+pl "50 connections trickling half a request: new ones answered, the half-written closed" \
+	lockout 0 50 8
+
+# Postfix itself, while 60 silent connections fill the 50 slots.
+hold 60
+out=$(send_mail --local-interface 127.0.0.9 --from a@sender.test --to user@example.test)
+unhold
+assert_match "$out" '250 2\.0\.0 Ok: queued' "daemon full of silent connections: Postfix's request answered, mail accepted"
+
+# ---- out of descriptors --------------------------------------------------
+# A hard limit the daemon cannot raise: CAP_SYS_RESOURCE dropped, so root's
+# start-up cannot lift it either. 128 descriptors leave room for 64
+# connections with 4 workers (SERVER_FDS_* in policyd/server.h).
+HARNESS_POLICYD_EXTRA='workers = 4; max_connections = 4096;'
+HARNESS_POLICYD_WRAP="prlimit --nofile=128:128 setpriv --bounding-set=-sys_resource"
+harness_restart_sluice || bail_out "sluice-policyd restarts under a file limit of 128"
+pid=$(harness_pid policyd) || bail_out "sluice-policyd PID"
+capped=$(policyd_log_grep 'serving at most 64 connection')
+assert_match "$capped" 'file limit 128' "start-up: max_connections capped to the file limit, logged"
 
 n=$(log_lines "$T_POLICYD_LOG")
 hold 150
