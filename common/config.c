@@ -69,6 +69,7 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.max_connections = 4096;
 	cfg->policyd.workers = 4;
 	cfg->policyd.idle_timeout = 600;
+	cfg->policyd.request_timeout = 10;
 	cfg->policyd.validate = VALIDATE_OFF;
 
 	cfg->policyd.greylist.enabled = true;

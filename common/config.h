@@ -92,6 +92,7 @@ struct policyd_conf {
 	int max_connections;
 	int workers;		/* event-loop threads */
 	long idle_timeout;	/* seconds a client may stay silent */
+	long request_timeout;	/* seconds a request may take to arrive */
 	bool test_clock;	/* test aid: clock offset from Redis */
 	struct greylist_conf greylist;
 	enum recipient_validation validate;

@@ -125,7 +125,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 {
 	static const char *const members[] = {
 		"listen", "pid_file", "fail_open", "max_connections", "workers",
-		"idle_timeout", "test_clock",
+		"idle_timeout", "request_timeout", "test_clock",
 		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
 		"require_reverse_dns", "enforce_sender_login", NULL
 	};
@@ -142,6 +142,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || cfg_read_int(rd, g, "max_connections", 1, 100000, &p->max_connections) < 0
 	    || cfg_read_int(rd, g, "workers", 1, 64, &p->workers) < 0
 	    || cfg_read_duration(rd, g, "idle_timeout", 10, DAY, &p->idle_timeout) < 0
+	    || cfg_read_duration(rd, g, "request_timeout", 1, 300, &p->request_timeout) < 0
 	    || cfg_read_bool(rd, g, "test_clock", &p->test_clock) < 0
 	    || read_greylist(rd, g, &p->greylist) < 0
 	    || refuse_reserved(rd, g, "ratelimit") < 0

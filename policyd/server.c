@@ -6,12 +6,21 @@
  * races a worker. A reload is validated here first: the new config is
  * loaded and every check is opened once and closed again, so an invalid
  * file or key is refused before a worker could see it.
+ *
+ * Each connection is a descriptor, so the start and every reload fit
+ * max_connections to the file limit: the soft limit is raised to what
+ * the config needs where the hard limit allows, and if that is not
+ * enough, the connections that fit become the limit (logged once per
+ * value), so that workers refuse or make room at max_connections
+ * instead of failing accept() with EMFILE.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -44,6 +53,56 @@ shared_config_release(struct server_shared *shared, struct config_gen *gen)
 		config_free(gen->cfg);
 		free(gen);
 	}
+}
+
+int
+server_connections_fit(unsigned long fd_limit, int workers, int wanted)
+{
+	unsigned long other = (unsigned long)workers * SERVER_FDS_PER_WORKER + SERVER_FDS_RESERVED;
+
+	if (fd_limit <= other)
+		return 1;
+	return fd_limit - other < (unsigned long)wanted ? (int)(fd_limit - other) : wanted;
+}
+
+/*
+ * Raises the soft RLIMIT_NOFILE to what cfg needs with this many workers
+ * (never lowers it), and lowers cfg's max_connections to what the limit
+ * leaves room for. Runs in the main thread only, before cfg is published.
+ */
+static void
+fit_file_limit(struct sluice_config *cfg, int workers)
+{
+	static int logged_wanted, logged_fit;	/* the last cap said */
+	int wanted = cfg->policyd.max_connections, fit;
+	rlim_t need = (rlim_t)wanted + (rlim_t)workers * SERVER_FDS_PER_WORKER
+		      + SERVER_FDS_RESERVED;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warning("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < need) {
+		struct rlimit up = { rl.rlim_max < need ? rl.rlim_max : need, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+		else
+			log_warning("setrlimit(RLIMIT_NOFILE, %lu): %s", (unsigned long)up.rlim_cur,
+				    strerror(errno));
+	}
+	fit = rl.rlim_cur >= need ? wanted
+	      : server_connections_fit((unsigned long)rl.rlim_cur, workers, wanted);
+	if (fit < wanted && (wanted != logged_wanted || fit != logged_fit))
+		log_warning("file limit %lu (hard %lu) is below the %lu descriptors that"
+			    " max_connections %d needs: serving at most %d connection(s)"
+			    " (raise the hard limit, e.g. LimitNOFILE=)",
+			    (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max,
+			    (unsigned long)need, wanted, fit);
+	logged_wanted = wanted;
+	logged_fit = fit;
+	cfg->policyd.max_connections = fit;
 }
 
 /* Makes cfg the current generation (the server keeps one reference). */
@@ -85,6 +144,7 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 		return;
 	}
 	check_chain_close(chain);
+	fit_file_limit(cfg, count);
 	if (memcmp(&cfg->policyd.listen, &shared->current->cfg->policyd.listen,
 		   sizeof(cfg->policyd.listen)) != 0)
 		log_warning("reload: a new listen address takes effect only after a restart");
@@ -133,13 +193,25 @@ int
 server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 {
 	struct server_shared shared = { .listen_fd = listen_fd,
+					.workers = cfg->policyd.workers,
 					.lock = PTHREAD_MUTEX_INITIALIZER };
 	int count = cfg->policyd.workers, started, i, sig_fd;
 	struct worker **workers = calloc((size_t)count, sizeof(*workers));
+	int (*handoff)[2] = calloc((size_t)count, sizeof(*handoff));
+	atomic_int *worker_conns = calloc((size_t)count, sizeof(*worker_conns));
 	char err[512];
 	sigset_t set;
 
-	if (workers == NULL || block_signals(&set) != 0
+	fit_file_limit(cfg, count);
+	/* Created here and closed after every worker is joined: workers
+	 * write into each other's (see worker.c), so none may go early. */
+	for (i = 0; handoff && i < count; i++)
+		if (pipe2(handoff[i], O_NONBLOCK | O_CLOEXEC) < 0)
+			break;
+	shared.handoff_fds = (const int (*)[2])handoff;
+	shared.worker_conns = worker_conns;
+	if (workers == NULL || handoff == NULL || worker_conns == NULL || i < count
+	    || block_signals(&set) != 0
 	    || (sig_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0
 	    || publish_config(&shared, cfg) < 0) {
 		log_error("start-up: %s", strerror(errno));
@@ -161,6 +233,12 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	for (i = 0; i < started; i++)
 		worker_join(workers[i]);
 	free(workers);
+	for (i = 0; i < count; i++) {
+		close(handoff[i][0]);
+		close(handoff[i][1]);
+	}
+	free(handoff);
+	free(worker_conns);
 	close(sig_fd);
 	close(listen_fd);
 	shared_config_release(&shared, shared.current);

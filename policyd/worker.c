@@ -1,11 +1,24 @@
 /*
  * worker.c - one thread's epoll loop: connections, framing, answers.
  *
- * Every worker waits on the shared listening socket (EPOLLEXCLUSIVE: one
- * worker wakes per new connection) and owns the connections it accepts,
- * its Redis client, its cache of the Redis lists and its check chain, so
- * a decision takes no lock. A check that blocks (an SPF lookup waiting
- * on DNS) stalls only the connections of its own worker.
+ * Every worker owns the connections it accepts, its Redis client, its
+ * cache of the Redis lists and its check chain, so a decision takes no
+ * lock. A check that blocks (an SPF lookup waiting on DNS) stalls only
+ * the connections of its own worker, which is why connections are spread
+ * evenly: whichever worker accepts (EPOLLEXCLUSIVE wakes one, which takes
+ * at most ACCEPT_BATCH per wakeup), the connection goes to the worker
+ * with the fewest, handed over through that worker's pipe. (A worker
+ * that merely stopped accepting while over its share would leave the
+ * backlog to workers asleep in epoll_wait.)
+ *
+ * Out of descriptors (EMFILE, ENFILE), accept fails without taking the
+ * connection, so the socket stays readable: the worker stops watching it
+ * for ACCEPT_BACKOFF_MS instead of spinning, and the warning is logged
+ * once a minute for the process. When max_connections are open, a new
+ * connection closes the worker's longest silent connection that has no
+ * request in progress (Postfix reconnects on its own when it finds its
+ * idle connection closed), else its oldest half-written request; only if
+ * there is neither is the new one closed.
  *
  * Framing is done here, not in the parser: bytes are scanned once as they
  * arrive, a line is refused as soon as it passes POLICY_LINE_MAX (so a
@@ -18,6 +31,10 @@
  * closes from the old end, so it costs nothing per request. Postfix
  * closes its side after smtpd_policy_service_max_idle (300 s); our
  * idle_timeout (default 600 s) only removes connections Postfix forgot.
+ * A byte every few minutes would keep a connection off that sweep, so
+ * half-written requests sit on a second list in order of their first
+ * byte, and request_timeout (default 10 s) closes them: Postfix writes a
+ * request at once, and later bytes never extend the bound.
  */
 #include <errno.h>
 #include <signal.h>
@@ -38,6 +55,9 @@
 
 #define INPUT_INITIAL 1024
 #define STOP_GRACE_SECONDS 10
+#define ACCEPT_BATCH 16		/* connections one wakeup accepts at most */
+#define ACCEPT_BACKOFF_MS 250	/* out of descriptors: pause accepting */
+#define EVICT_SCAN_MAX 64	/* connections looked at to make room */
 
 struct conn {
 	int fd;
@@ -49,6 +69,8 @@ struct conn {
 	size_t out_len, out_off;
 	time_t last_active;
 	struct conn *prev, *next;	/* idle order, oldest first */
+	time_t request_started;		/* first byte of a partial request; 0: none */
+	struct conn *rq_prev, *rq_next;	/* partial requests, oldest first */
 	bool in_batch;			/* a request of it waits for Redis */
 };
 
@@ -78,7 +100,11 @@ struct worker {
 	struct server_shared *shared;
 	int epfd, wake_fd;
 	struct conn *oldest, *newest;
+	struct conn *partial_oldest, *partial_newest;
 	int conn_count;			/* this worker's connections */
+	bool listening;			/* the listening socket is in epfd */
+	long accept_resume_ms;		/* out of descriptors: paused until */
+	unsigned long evicted, refused;	/* at the connection limit, since logged */
 	struct config_gen *gen;		/* the config this worker runs */
 	struct check_chain *chain;
 	struct redis_client *redis;
@@ -95,8 +121,8 @@ struct worker {
 	time_t last_full_warning;
 };
 
-/* epoll tags for the two non-connection descriptors */
-static char tag_listen, tag_wake;
+/* epoll tags for the non-connection descriptors */
+static char tag_listen, tag_wake, tag_handoff;
 
 static void
 idle_unlink(struct worker *w, struct conn *c)
@@ -109,6 +135,7 @@ idle_unlink(struct worker *w, struct conn *c)
 static void
 idle_touch(struct worker *w, struct conn *c)
 {
+	c->last_active = time(NULL);	/* also when it is the newest already */
 	if (w->newest == c)
 		return;
 	if (c->prev || c->next || w->oldest == c)
@@ -116,17 +143,41 @@ idle_touch(struct worker *w, struct conn *c)
 	c->prev = w->newest;
 	if (w->newest) w->newest->next = c; else w->oldest = c;
 	w->newest = c;
-	c->last_active = time(NULL);
+}
+
+/* A request's first byte arrived: its request_timeout starts now. */
+static void
+partial_start(struct worker *w, struct conn *c, time_t now)
+{
+	c->request_started = now;
+	c->rq_next = NULL;
+	c->rq_prev = w->partial_newest;
+	if (w->partial_newest) w->partial_newest->rq_next = c; else w->partial_oldest = c;
+	w->partial_newest = c;
+}
+
+/* The request is complete (or the connection goes). */
+static void
+partial_end(struct worker *w, struct conn *c)
+{
+	if (c->request_started == 0)
+		return;
+	if (c->rq_prev) c->rq_prev->rq_next = c->rq_next; else w->partial_oldest = c->rq_next;
+	if (c->rq_next) c->rq_next->rq_prev = c->rq_prev; else w->partial_newest = c->rq_prev;
+	c->rq_prev = c->rq_next = NULL;
+	c->request_started = 0;
 }
 
 static void
 conn_close(struct worker *w, struct conn *c)
 {
 	idle_unlink(w, c);
+	partial_end(w, c);
 	close(c->fd);		/* also removes it from the epoll set */
 	free(c->in);
 	free(c);
 	w->conn_count--;
+	atomic_fetch_sub(&w->shared->worker_conns[w->id], 1);
 	atomic_fetch_sub(&w->shared->connections, 1);
 }
 
@@ -283,6 +334,7 @@ conn_process(struct worker *w, struct conn *c)
 			conn_fail(w, c, "empty request");
 			return -1;
 		}
+		partial_end(w, c);	/* complete: no request_timeout */
 		if ((rc = start_request(w, c, pos)) != 0)
 			return rc < 0 ? -1 : 0;
 	}
@@ -380,6 +432,10 @@ conn_readable(struct worker *w, struct conn *c)
 	}
 	c->in_len += (size_t)n;
 	idle_touch(w, c);
+	/* The clock of a request starts at the first read after the last
+	 * complete one; later bytes do not move it. */
+	if (c->request_started == 0 && !c->in_batch)
+		partial_start(w, c, time(NULL));
 	return conn_process(w, c);
 }
 
@@ -397,42 +453,182 @@ conn_writable(struct worker *w, struct conn *c)
 	return conn_process(w, c);	/* requests that arrived meanwhile */
 }
 
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* EMFILE pause, stop: whether the listening socket is in our epoll set. */
+static void
+listen_set(struct worker *w, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
+
+	if (on == w->listening)
+		return;
+	if (on && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->shared->listen_fd, &ev) < 0) {
+		log_error("worker %d: epoll_ctl: %s", w->id, strerror(errno));
+		w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;	/* try again then */
+		return;
+	}
+	if (!on)
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
+	w->listening = on;
+}
+
+/* The worker with the fewest connections (handed-over ones included);
+ * ourselves on a tie. */
+static int
+least_loaded(const struct worker *w)
+{
+	int i, best = w->id, fewest = atomic_load(&w->shared->worker_conns[w->id]);
+
+	for (i = 0; i < w->shared->workers; i++) {
+		int n = atomic_load(&w->shared->worker_conns[i]);
+
+		if (n < fewest) {
+			best = i;
+			fewest = n;
+		}
+	}
+	return best;
+}
+
+/* Takes fd on as a connection of ours, already counted in connections
+ * and in our worker_conns (closes it if we are stopping). */
+static void
+adopt(struct worker *w, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct conn *c = w->stopping ? NULL : calloc(1, sizeof(*c));
+
+	if (c != NULL) {
+		c->fd = fd;
+		ev.data.ptr = c;
+	}
+	if (c == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		free(c);
+		atomic_fetch_sub(&w->shared->worker_conns[w->id], 1);
+		atomic_fetch_sub(&w->shared->connections, 1);
+		return;
+	}
+	w->conn_count++;
+	idle_touch(w, c);
+	log_msg(LOG_DEBUG, "policy=connect fd=%d worker=%d worker_connections=%d connections=%d",
+		fd, w->id, w->conn_count, atomic_load(&w->shared->connections));
+}
+
+/* Connections another worker handed us. */
+static void
+adopt_handed(struct worker *w)
+{
+	int fds[64];
+	ssize_t n;
+
+	while ((n = read(w->shared->handoff_fds[w->id][0], fds, sizeof(fds))) > 0) {
+		ssize_t i;
+
+		for (i = 0; i < n / (ssize_t)sizeof(fds[0]); i++)
+			adopt(w, fds[i]);
+	}
+}
+
+/* accept() failed for want of descriptors or memory; the connection
+ * stays queued, so watching the socket now would only spin. */
+static void
+accept_pause(struct worker *w, int err)
+{
+	w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
+	listen_set(w, false);
+	if (log_due(&w->shared->accept_warned_at, time(NULL), 60))
+		log_warning("accept: %s: %d connection(s) open; not accepting for %d ms"
+			    " (logged once a minute)", strerror(err),
+			    atomic_load(&w->shared->connections), ACCEPT_BACKOFF_MS);
+}
+
+/*
+ * At max_connections: closes this worker's longest silent connection that
+ * has no request in progress, else its oldest half-written request (a
+ * connection whose answer is being decided or written is never closed).
+ * Connections are spread evenly over the workers, so our oldest is about
+ * as old as anyone's. False if there is nothing to close.
+ */
+static bool
+make_room(struct worker *w)
+{
+	struct conn *c = w->oldest;
+	int looked;
+
+	for (looked = 0; c && looked < EVICT_SCAN_MAX; c = c->next, looked++)
+		if (c->in_len == 0 && c->out_len == 0 && !c->in_batch)
+			break;
+	if (c == NULL || looked == EVICT_SCAN_MAX) {
+		c = w->partial_oldest;
+		if (c == NULL || c->in_batch || c->out_len > 0)
+			return false;
+	}
+	conn_close(w, c);
+	w->evicted++;
+	return true;
+}
+
+static void
+limit_warning(struct worker *w)
+{
+	time_t now = time(NULL);
+
+	if (now - w->last_full_warning < 10)
+		return;
+	log_warning("connection limit %d reached: %lu silent or half-written connection(s)"
+		    " closed to make room, %lu new connection(s) closed (worker %d, last 10 s)",
+		    w->gen->cfg->policyd.max_connections, w->evicted, w->refused, w->id);
+	w->last_full_warning = now;
+	w->evicted = w->refused = 0;
+}
+
 static void
 accept_clients(struct worker *w)
 {
-	for (;;) {
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept4(w->shared->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev;
-		struct conn *c;
+		int to;
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warning("accept: %s", strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				accept_pause(w, errno);
 			return;
 		}
 		if (atomic_load(&w->shared->connections) >= w->gen->cfg->policyd.max_connections
-		    || (c = calloc(1, sizeof(*c))) == NULL) {
-			time_t now = time(NULL);
-
-			if (now - w->last_full_warning >= 10) {
-				log_warning("connection limit %d reached: closing new connections",
-					    w->gen->cfg->policyd.max_connections);
-				w->last_full_warning = now;
-			}
+		    && !make_room(w)) {
+			w->refused++;
+			limit_warning(w);
 			close(fd);
 			continue;
 		}
-		c->fd = fd;
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		w->conn_count++;
+		if (w->evicted > 0)
+			limit_warning(w);
 		atomic_fetch_add(&w->shared->connections, 1);
-		idle_touch(w, c);
+		to = least_loaded(w);
+		atomic_fetch_add(&w->shared->worker_conns[to], 1);
+		/* A write of one int to a pipe is atomic; if the pipe is full,
+		 * that worker is far behind: keep the connection. */
+		if (to != w->id
+		    && write(w->shared->handoff_fds[to][1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
+			atomic_fetch_sub(&w->shared->worker_conns[to], 1);
+			atomic_fetch_add(&w->shared->worker_conns[w->id], 1);
+			to = w->id;
+		}
+		if (to == w->id)
+			adopt(w, fd);
 	}
 }
 
@@ -445,8 +641,14 @@ sweep_idle(struct worker *w)
 		log_info("NOQUEUE: policy=idle-timeout fd=%d action=close", w->oldest->fd);
 		conn_close(w, w->oldest);
 	}
+	while (w->partial_oldest
+	       && now - w->partial_oldest->request_started > w->gen->cfg->policyd.request_timeout) {
+		log_info("NOQUEUE: policy=request-timeout fd=%d reason=\"request not complete"
+			 " after %ld s\" action=close", w->partial_oldest->fd,
+			 (long)(now - w->partial_oldest->request_started));
+		conn_close(w, w->partial_oldest);
+	}
 }
-
 
 /* Opens what this worker needs for gen; on failure keeps what it had. */
 static int
@@ -530,7 +732,7 @@ begin_stop(struct worker *w)
 
 	w->stopping = true;
 	w->stop_deadline = time(NULL) + STOP_GRACE_SECONDS;
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
+	listen_set(w, false);
 	/* Keep only connections in the middle of a request or an answer. */
 	for (c = w->oldest; c; c = next) {
 		next = c->next;
@@ -554,10 +756,13 @@ worker_main(void *arg)
 	struct epoll_event events[EVENTS_MAX];
 
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
-		int i, n;
+		int i, n, timeout = 1000;
+		long paused = w->accept_resume_ms - now_ms();
 
 		tick(w);	/* first: no request is decided before the lists are read */
-		n = epoll_wait(w->epfd, events, EVENTS_MAX, 1000);
+		if (!w->listening && !w->stopping && paused > 0 && paused < timeout)
+			timeout = (int)paused;
+		n = epoll_wait(w->epfd, events, EVENTS_MAX, timeout);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
@@ -572,6 +777,8 @@ worker_main(void *arg)
 					accept_clients(w);
 			} else if (tag == &tag_wake) {
 				drain_wake(w);
+			} else if (tag == &tag_handoff) {
+				adopt_handed(w);
 			} else if ((events[i].events & EPOLLOUT
 				    ? conn_writable(w, c) : conn_readable(w, c)) == 0
 				   && w->stopping && c->in_len == 0 && c->out_len == 0) {
@@ -583,7 +790,10 @@ worker_main(void *arg)
 			begin_stop(w);
 		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
 			pick_up_new_config(w);
+		if (!w->listening && !w->stopping && now_ms() >= w->accept_resume_ms)
+			listen_set(w, true);	/* the EMFILE pause is over */
 	}
+	adopt_handed(w);	/* handed over while we stopped: closed */
 	while (w->oldest)
 		conn_close(w, w->oldest);
 	return NULL;
@@ -593,7 +803,7 @@ struct worker *
 worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 {
 	struct worker *w = calloc(1, sizeof(*w));
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (w == NULL) {
 		snprintf(err, errsize, "out of memory");
@@ -610,20 +820,27 @@ worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 		w->free_slots[w->free_count] = &w->slots[w->free_count];
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ev.data.ptr = &tag_listen;
-	if (w->epfd < 0 || w->wake_fd < 0
-	    || epoll_ctl(w->epfd, EPOLL_CTL_ADD, shared->listen_fd, &ev) < 0) {
+	if (w->epfd < 0 || w->wake_fd < 0) {
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;
 	}
-	ev.events = EPOLLIN;
 	ev.data.ptr = &tag_wake;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0) {
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;
 	}
+	ev.data.ptr = &tag_handoff;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, shared->handoff_fds[id][0], &ev) < 0) {
+		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
+		goto fail;
+	}
 	if (worker_configure(w, shared_config_acquire(shared)) < 0) {
 		snprintf(err, errsize, "worker %d: cannot open the checks", id);
+		goto fail;
+	}
+	listen_set(w, true);
+	if (!w->listening) {
+		snprintf(err, errsize, "worker %d: cannot watch the listening socket", id);
 		goto fail;
 	}
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {

@@ -25,6 +25,8 @@
 #   HARNESS_MASTER_CF_EXTRA  lines appended to master.cf
 #   HARNESS_NO_POLICYD=1   do not start sluice-policyd nor ask it from Postfix
 #   HARNESS_NO_MILTER=1    do not start sluice-milter nor use it in Postfix
+#   HARNESS_POLICYD_WRAP   command words that run sluice-policyd (word-split;
+#                          each must exec the next, e.g. "prlimit --nofile=128:128")
 #   HARNESS_REDIS_ARGS     extra redis-server arguments (a string, word-split)
 # Environment:
 #   SLUICE_BUILD   build directory with the daemons (default: build, relative
@@ -351,8 +353,10 @@ harness_start_daemon() {
 		return 1
 	fi
 	rm -f "$sock"
+	local wrap=()
+	[ "$d" = policyd ] && read -ra wrap <<<"${HARNESS_POLICYD_WRAP:-}"
 	_spawn "$d" "$T_STATE/$d.log" _sanitizer_env \
-		"$SLUICE_BUILD/sluice-$d" -f -c "$T_CONF" || return 1
+		"${wrap[@]}" "$SLUICE_BUILD/sluice-$d" -f -c "$T_CONF" || return 1
 	_wait_ready "sluice-$d" "$d" test -S "$sock"
 }
 

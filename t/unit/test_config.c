@@ -108,6 +108,7 @@ test_reference_file_is_valid(void **state)
 	if (cfg == NULL)
 		fail_msg("etc/sluice.conf: %s", err);
 	assert_int_equal(cfg->policyd.idle_timeout, 600);
+	assert_int_equal(cfg->policyd.request_timeout, 10);
 	config_free(cfg);
 }
 
@@ -164,6 +165,7 @@ test_errors(void **state)
 	expect_error("\n\nredis = { port = 6379 \n", 4, "syntax error");
 	expect_error("policyd = { greylist = {\n delay = \"5x\"; }; };\n", 2, "not a duration");
 	expect_error("policyd = { greylist = { delay = \"3d\"; }; };\n", 1, "out of range");
+	expect_error("policyd = { request_timeout = \"10m\"; };\n", 1, "out of range");
 	expect_error("policyd = { greylist = { delay = \"2h\"; retry_window = \"1h\"; }; };\n", 1,
 		     "shorter than retry_window");
 	expect_error("trusted_networks = [\n \"10.0.0.0/33\" ];\n", 2, "not an IP address or CIDR");
