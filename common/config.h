@@ -92,6 +92,7 @@ struct policyd_conf {
 	int workers;		/* event-loop threads */
 	long idle_timeout;	/* seconds a client may stay silent */
 	bool test_clock;	/* test aid: clock offset from Redis */
+	long spf_timeout_ms;	/* time budget of one SPF evaluation */
 	struct greylist_conf greylist;
 	enum recipient_validation validate;
 	int max_recipients;	/* 0: no limit */

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "log.h"
 #include "server.h"
+#include "spf_pool.h"
 #include "worker.h"
 
 struct config_gen *
@@ -141,6 +142,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 
 	if (workers == NULL || block_signals(&set) != 0
 	    || (sig_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0
+	    || (shared.spf = spf_pool_new()) == NULL
 	    || publish_config(&shared, cfg) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;
@@ -161,6 +163,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	for (i = 0; i < started; i++)
 		worker_join(workers[i]);
 	free(workers);
+	spf_pool_free(shared.spf);
 	close(sig_fd);
 	close(listen_fd);
 	shared_config_release(&shared, shared.current);

@@ -25,6 +25,8 @@
 
 #include "config.h"
 
+struct spf_pool;
+
 struct config_gen {
 	struct sluice_config *cfg;
 	unsigned long generation;
@@ -38,8 +40,11 @@ struct server_shared {
 	atomic_ulong generation;	/* current->generation, for a cheap check */
 	atomic_int connections;		/* all workers' */
 	atomic_bool stopping;
-	_Atomic long redis_warned_at;	/* log_due() slot: Redis unreachable */
-	_Atomic long lists_warned_at;	/* log_due() slot: bad list contents */
+	struct spf_pool *spf;		/* SPF off the event loops (spf_pool.h) */
+	/* log_due() slots, one per warning, so one never masks another */
+	_Atomic long redis_warned_at;	/* lists not refreshed: Redis trouble */
+	_Atomic long lists_warned_at;	/* bad list contents */
+	_Atomic long check_redis_warned_at;	/* a check's Redis call failed */
 };
 
 struct config_gen *shared_config_acquire(struct server_shared *shared);
