@@ -144,9 +144,10 @@ check_chain_resume(struct check_chain *chain, const struct policy_context *ctx,
 		   const struct policy_request *req, struct policy_reply *reply,
 		   size_t *cursor, const redisReply *redis)
 {
-	enum check_result r = chain->checks[*cursor]->resume(chain->state[*cursor], ctx, req,
-							     redis, reply);
+	enum check_result r = CHECK_CONTINUE;
 
+	if (chain->state[*cursor])	/* see check_chain_resume_spf() */
+		r = chain->checks[*cursor]->resume(chain->state[*cursor], ctx, req, redis, reply);
 	return run_on(chain, ctx, req, reply, cursor, r);
 }
 
@@ -155,9 +156,14 @@ check_chain_resume_spf(struct check_chain *chain, const struct policy_context *c
 		       const struct policy_request *req, struct policy_reply *reply,
 		       size_t *cursor, const struct spf_answer *spf)
 {
-	enum check_result r = chain->checks[*cursor]->resume_spf(chain->state[*cursor], ctx,
-								 req, spf, reply);
+	enum check_result r = CHECK_CONTINUE;
 
+	/* An SPF wait spans wakeups, so a reload may have come meanwhile: the
+	 * request resumes in the new config's chain (same registry, same
+	 * position), where the check may be switched off. Then it has
+	 * nothing more to say. */
+	if (chain->state[*cursor])
+		r = chain->checks[*cursor]->resume_spf(chain->state[*cursor], ctx, req, spf, reply);
 	return run_on(chain, ctx, req, reply, cursor, r);
 }
 

@@ -96,6 +96,24 @@ sleep 0.5
 assert_eq "$(grep -c 'query\[[A-Z]*\] fwd[0-9]*\.test' "$T_STATE/dnsmasq.log")" "$before" \
 	"passed triplet: answered from Redis without an SPF lookup"
 
+# --- a reload while a request waits for SPF -------------------------------
+pc "$T_POLICYD_SOCK" client_address=127.0.0.33 sender=r@dead.test >"$T_STATE/waiting.out" 2>&1 &
+waiter=$!
+sleep 0.3
+saved=$HARNESS_POLICYD_EXTRA
+HARNESS_POLICYD_EXTRA="test_clock = true; workers = 1; spf_timeout = 2; greylist = { enabled = false; };"
+_write_sluice_conf
+lines=$(log_lines "$T_POLICYD_LOG")
+harness_sighup policyd
+wait "$waiter"
+check "reload while waiting for SPF: the request is answered" grep -q '^action=' "$T_STATE/waiting.out"
+check "reload while waiting for SPF: the daemon lives on" harness_pid policyd
+HARNESS_POLICYD_EXTRA=$saved
+_write_sluice_conf
+harness_sighup policyd
+log_wait "$T_POLICYD_LOG" 'configuration reloaded' 5 >/dev/null
+sleep 0.5
+
 # --- requests greylisting cannot key: fail_open decides -------------------
 assert_match "$(pc "$T_POLICYD_SOCK" client_address=not-an-ip sender=z@nowhere.test)" 'action=DUNNO' \
 	"unparsable client address, fail_open: passes"
