@@ -70,6 +70,7 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.workers = 4;
 	cfg->policyd.idle_timeout = 600;
 	cfg->policyd.request_timeout = 10;
+	cfg->policyd.spf_timeout_ms = 5000;
 	cfg->policyd.validate = VALIDATE_OFF;
 
 	cfg->policyd.greylist.enabled = true;

@@ -94,6 +94,7 @@ struct policyd_conf {
 	long idle_timeout;	/* seconds a client may stay silent */
 	long request_timeout;	/* seconds a request may take to arrive */
 	bool test_clock;	/* test aid: clock offset from Redis */
+	long spf_timeout_ms;	/* time budget of one SPF evaluation */
 	struct greylist_conf greylist;
 	enum recipient_validation validate;
 	int max_recipients;	/* 0: no limit */

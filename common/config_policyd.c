@@ -40,6 +40,19 @@ check_regex_count(struct cfg_reader *rd, const config_setting_t *g, const char *
 	return 0;
 }
 
+/* In seconds in the file (1 to 60: far below Postfix's 100 s policy
+ * timeout), in milliseconds inside. */
+static int
+read_spf_timeout(struct cfg_reader *rd, const config_setting_t *g, struct policyd_conf *p)
+{
+	long seconds = p->spf_timeout_ms / 1000;
+
+	if (cfg_read_duration(rd, g, "spf_timeout", 1, 60, &seconds) < 0)
+		return -1;
+	p->spf_timeout_ms = seconds * 1000;
+	return 0;
+}
+
 static int
 read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 	      struct greylist_conf *gl)
@@ -125,7 +138,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 {
 	static const char *const members[] = {
 		"listen", "pid_file", "fail_open", "max_connections", "workers",
-		"idle_timeout", "request_timeout", "test_clock",
+		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
 		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
 		"require_reverse_dns", "enforce_sender_login", NULL
 	};
@@ -143,6 +156,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || cfg_read_int(rd, g, "workers", 1, 64, &p->workers) < 0
 	    || cfg_read_duration(rd, g, "idle_timeout", 10, DAY, &p->idle_timeout) < 0
 	    || cfg_read_duration(rd, g, "request_timeout", 1, 300, &p->request_timeout) < 0
+	    || read_spf_timeout(rd, g, p) < 0
 	    || cfg_read_bool(rd, g, "test_clock", &p->test_clock) < 0
 	    || read_greylist(rd, g, &p->greylist) < 0
 	    || refuse_reserved(rd, g, "ratelimit") < 0

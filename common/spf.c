@@ -4,6 +4,7 @@
  * words ("pass", "softfail", ...) in one place.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,59 @@ out:
 	if (req)
 		SPF_request_free(req);
 	return result;
+}
+
+/*
+ * The canary flips the lowest bit of the client's /16 (IPv4) or /32
+ * (IPv6) prefix: an address in the neighbouring network of that size. A
+ * record passes it too only if the block that authorized the client is
+ * wider than the bound (or "+all"): a narrow, honest record lists its
+ * senders' own networks, never a /15.
+ */
+int
+spf_canary_address(const char *client_ip, char *out, size_t size)
+{
+	unsigned char a[16];
+
+	if (strchr(client_ip, ':')) {
+		if (inet_pton(AF_INET6, client_ip, a) != 1)
+			return -1;
+		a[(SPF_BROAD_V6_PREFIX - 1) / 8] ^= (unsigned char)(0x80 >> ((SPF_BROAD_V6_PREFIX - 1) % 8));
+		return inet_ntop(AF_INET6, a, out, (socklen_t)size) ? 0 : -1;
+	}
+	if (inet_pton(AF_INET, client_ip, a) != 1)
+		return -1;
+	a[(SPF_BROAD_V4_PREFIX - 1) / 8] ^= (unsigned char)(0x80 >> ((SPF_BROAD_V4_PREFIX - 1) % 8));
+	return inet_ntop(AF_INET, a, out, (socklen_t)size) ? 0 : -1;
+}
+
+bool
+spf_too_broad(struct spf_checker *checker, const char *client_ip, const char *helo,
+	      const char *sender)
+{
+	char canary[INET6_ADDRSTRLEN];
+
+	if (client_ip == NULL || spf_canary_address(client_ip, canary, sizeof(canary)) < 0)
+		return true;	/* cannot tell: not a reason to trust it */
+	return spf_check(checker, canary, helo, sender) == SPF_PASS;
+}
+
+int
+spf_authorized_domain(const char *helo, const char *sender, char *out, size_t size)
+{
+	const char *at = sender ? strrchr(sender, '@') : NULL;
+	const char *domain = at ? at + 1 : (sender && *sender ? NULL : helo);
+	size_t i;
+
+	if (domain == NULL || *domain == '\0')
+		return -1;
+	for (i = 0; domain[i]; i++) {
+		if (i + 1 >= size)
+			return -1;
+		out[i] = (char)tolower((unsigned char)domain[i]);
+	}
+	out[i] = '\0';
+	return 0;
 }
 
 const char *

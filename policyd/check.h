@@ -7,7 +7,7 @@
  * server opens every check after each config load and asks them in order
  * for each request; the first check that returns CHECK_FINAL decides, and
  * when none does, the answer is DUNNO (Postfix goes on with its own
- * restrictions).
+ * restrictions), or the collected PREPEND (see below).
  *
  * Contract for a check:
  *   open()    builds the check's state from a loaded, valid config; may
@@ -24,7 +24,24 @@
  *             (one round trip for many requests) and then calls
  *   resume()  with the reply (NULL when Redis failed), which answers as
  *             decide() would.
+ *             A check that needs SPF does not call libspf2 either (it
+ *             blocks on DNS): it fills reply->spf and returns CHECK_SPF;
+ *             the worker has the SPF pool (spf_pool.h) evaluate it off the
+ *             event loop, within policyd.spf_timeout, and then calls
+ *   resume_spf()  with the answer (SPF_TEMPERROR when the time ran out).
+ *             reply->step is the check's own: it says, across these
+ *             calls, which step of the check is waiting.
  *   close()   frees the state.
+ *
+ * PREPEND is not final: Postfix treats it as "add this header and go on
+ * with the restrictions", so a check that wants a header calls
+ * check_prepend() and returns CHECK_CONTINUE; the next checks still run.
+ * Postfix takes one action per answer, so one header per answer: the
+ * first check's header is kept (a later one is logged, dropped). A later
+ * check's final action wins over the header when it refuses or defers
+ * the mail (the header would be of no use); when the chain ends without
+ * a final action the answer is the PREPEND, which Postfix takes as DUNNO
+ * plus the header.
  */
 #ifndef SLUICE_POLICY_CHECK_H
 #define SLUICE_POLICY_CHECK_H
@@ -38,8 +55,16 @@
 #include "redis.h"
 #include "request.h"
 #include "triplet.h"
+#include "spf.h"
 
-enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS };
+enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF };
+
+/* With CHECK_SPF: what to evaluate. The strings point into the request,
+ * which stays put until it is answered. */
+struct spf_question {
+	const char *client_ip, *helo, *sender;
+	bool breadth;		/* on a pass, also ask whether it is too broad */
+};
 
 struct policy_reply {
 	char action[512];	/* "DUNNO", "DEFER_IF_PERMIT Greylisted, ..." */
@@ -51,15 +76,23 @@ struct policy_reply {
 	 * largest (the awl key is the shorter) and its numbers. */
 	struct redis_eval_call call;
 	char call_buf[2 * TRIPLET_KEY_MAX];
+	struct spf_question spf;	/* with CHECK_SPF */
+	int step;			/* the waiting check's own step */
+	char prepend[400];		/* header of a PREPEND, "" when none */
 };
+
+/* Collects a header for the answer (see PREPEND above); false when the
+ * answer has one already (this one is dropped). */
+bool check_prepend(struct policy_reply *reply, const char *header);
 
 /* What every check may use while deciding; owned by the server. */
 struct policy_context {
 	const struct sluice_config *cfg;
 	struct redis_client *redis;
 	const struct lists *lists;	/* the Redis lists, at most 1 s old */
-	time_t now;
-	_Atomic long *redis_warned_at;	/* log_due() slot for Redis trouble */
+	time_t now;		/* our clock, with the test offset */
+	long clock_offset;	/* policyd.test_clock's offset (else 0) */
+	_Atomic long *redis_warned_at;	/* log_due() slot for a check's Redis trouble */
 };
 
 struct policy_check {
@@ -71,6 +104,9 @@ struct policy_check {
 	enum check_result (*resume)(void *state, const struct policy_context *ctx,
 				    const struct policy_request *req,
 				    const redisReply *redis, struct policy_reply *reply);
+	enum check_result (*resume_spf)(void *state, const struct policy_context *ctx,
+					const struct policy_request *req,
+					const struct spf_answer *answer, struct policy_reply *reply);
 	void (*close)(void *state);
 };
 
@@ -82,12 +118,17 @@ struct check_chain;
 
 struct check_chain *check_chain_open(const struct sluice_config *cfg, char *err,
 				     size_t errsize);
+/* The same with another registry (NULL-terminated): for unit tests of the
+ * chain itself. */
+struct check_chain *check_chain_open_with(const struct policy_check *const *checks,
+					  const struct sluice_config *cfg, char *err,
+					  size_t errsize);
 /*
  * Runs the checks in order, from *cursor (0 for a new request). Returns
  * CHECK_FINAL when reply->action holds the answer (DUNNO when no check
- * decided), or CHECK_REDIS when check number *cursor waits for
- * reply->call; then check_chain_resume() hands it the Redis reply and
- * runs on.
+ * decided), CHECK_REDIS when check number *cursor waits for reply->call
+ * (then check_chain_resume() hands it the Redis reply and runs on), or
+ * CHECK_SPF when it waits for reply->spf (then check_chain_resume_spf()).
  */
 enum check_result check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 				     const struct policy_request *req, struct policy_reply *reply,
@@ -95,6 +136,11 @@ enum check_result check_chain_decide(struct check_chain *chain, const struct pol
 enum check_result check_chain_resume(struct check_chain *chain, const struct policy_context *ctx,
 				     const struct policy_request *req, struct policy_reply *reply,
 				     size_t *cursor, const redisReply *redis);
+enum check_result check_chain_resume_spf(struct check_chain *chain,
+					 const struct policy_context *ctx,
+					 const struct policy_request *req,
+					 struct policy_reply *reply, size_t *cursor,
+					 const struct spf_answer *answer);
 void check_chain_close(struct check_chain *chain);
 
 #endif

@@ -10,18 +10,30 @@
  *
  * Order of the decision, cheapest first: trusted or authenticated
  * clients, the allowlists of the config and of Redis (cached, see
- * lists.h), then SPF (DNS), then Redis: the script below, run with
- * EVALSHA (in one pipeline with the other requests its worker has ready,
- * see check.h), reads and updates the triplet and the client's pass
- * counter at once, so several MX hosts sharing one Redis agree and no
- * race between them can pass a triplet early. Both keys carry the
- * subject as hash tag (see triplet.h), and both have a TTL.
+ * lists.h), then Redis, then SPF (DNS) only when its answer matters,
+ * then Redis again. The scripts below run with EVALSHA (in one pipeline
+ * with the other requests its worker has ready, see check.h); each reads
+ * and updates the triplet and the client's pass counter at once, so
+ * several MX hosts sharing one Redis agree and no race between them can
+ * pass a triplet early. Both keys carry the subject as hash tag (see
+ * triplet.h), and both have a TTL.
  *
  * Why SPF: big senders (Office 365, SES) retry from other IPs of the same
  * pool; keyed on the IP, every retry is a new triplet and the mail waits
  * for hours. With spf_bypass a sender whose SPF passes is not delayed at
  * all; with spf_domain_triplet its triplet is keyed on the sender domain,
- * so a retry from any authorized IP counts.
+ * so a retry from any authorized IP counts. Two limits keep that from
+ * being a way around greylisting: the domain is the one SPF judged (the
+ * envelope sender's own, never one decoded from SRS or BATV, which the
+ * sender chooses freely), and a pass from a record that authorizes the
+ * whole Internet or blocks wider than /16 (IPv4) or /32 (IPv6), which
+ * any spammer can publish, counts as no pass (spf_too_broad()).
+ *
+ * Why Redis before SPF: SPF waits on the sender's DNS, which an attacker
+ * controls. A client whose own triplet passed already is answered from
+ * Redis alone; only a triplet Redis does not know yet waits for SPF
+ * (off the event loop, see spf_pool.h), and the answer is kept for the
+ * message's other recipients (Postfix's `instance`).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -35,10 +47,17 @@
 #include "spf.h"
 #include "triplet.h"
 
-/* KEYS: triplet, pass counter. ARGV: now, delay, retry_window,
- * auto_allowlist, auto_allowlist_clients. Returns { verdict, seconds }. */
+/*
+ * KEYS: triplet, pass counter. ARGV: clock offset (policyd.test_clock,
+ * else 0), delay, retry_window, auto_allowlist, auto_allowlist_clients.
+ * Returns { verdict, seconds }. The time is Redis's own (TIME), not the
+ * asking host's: MX hosts whose clocks disagree still agree on how long
+ * a triplet has waited.
+ */
 static const char greylist_lua[] =
-	"local now, delay, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"if redis.replicate_commands then redis.replicate_commands() end\n"
+	"local now = tonumber(redis.call('TIME')[1]) + tonumber(ARGV[1])\n"
+	"local delay, window = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
 	"local keep, clients = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
 	"if clients > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= clients then\n"
 	"  redis.call('EXPIRE', KEYS[2], keep)\n"
@@ -64,6 +83,36 @@ static const char greylist_lua[] =
 	"end\n"
 	"return { 'pass', waited }\n";
 
+/*
+ * The first question, asked before SPF: does the client's own triplet
+ * (keyed on its network) pass already? Then SPF cannot change the
+ * answer and no DNS is needed. KEYS and ARGV as above; { 'unknown', 0 }
+ * changes nothing.
+ */
+static const char greylist_peek_lua[] =
+	"local keep, clients = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+	"if clients > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= clients then\n"
+	"  redis.call('EXPIRE', KEYS[2], keep)\n"
+	"  return { 'awl', 0 }\n"
+	"end\n"
+	"local seen = redis.call('GET', KEYS[1])\n"
+	"if seen and string.sub(seen, 1, 1) == 'p' then\n"
+	"  redis.call('EXPIRE', KEYS[1], keep)\n"
+	"  return { 'known', 0 }\n"
+	"end\n"
+	"return { 'unknown', 0 }\n";
+
+/* reply->step while greylisting waits */
+enum { STEP_PEEK = 1, STEP_SPF, STEP_TRIPLET };
+
+/* One message's SPF answer: Postfix asks once per recipient. */
+struct spf_memo {
+	char instance[64];
+	char client[64];
+	char sender[ADDRESS_MAX + 1];
+	struct spf_answer answer;
+};
+
 #define RECENT_INSTANCES 64
 
 struct greylist {
@@ -71,12 +120,14 @@ struct greylist {
 	struct pattern_list allow_client_domains;
 	struct pattern_list allow_senders;
 	struct pattern_list allow_recipients;
-	struct spf_checker *spf;
-	struct redis_script script;
+	bool spf;			/* SPF matters: bypass or domain triplets */
+	struct redis_script script, peek;
 	/* Messages that already got an X-Greylist header: Postfix asks once
 	 * per recipient, the header must be added once per message. */
 	char recent[RECENT_INSTANCES][64];
 	unsigned recent_next;
+	struct spf_memo memo[RECENT_INSTANCES];
+	unsigned memo_next;
 };
 
 static int
@@ -103,7 +154,6 @@ greylist_close(void *state)
 	pattern_list_free(&gl->allow_client_domains);
 	pattern_list_free(&gl->allow_senders);
 	pattern_list_free(&gl->allow_recipients);
-	spf_checker_free(gl->spf);
 	free(gl);
 }
 
@@ -122,14 +172,11 @@ greylist_open(const struct sluice_config *cfg, void **state, char *err, size_t e
 	}
 	gl->conf = conf;
 	gl->script.source = greylist_lua;
+	gl->peek.source = greylist_peek_lua;
+	gl->spf = conf->spf_bypass || conf->spf_domain_triplet;
 	if (compile_list(&conf->allow_client_domains, &gl->allow_client_domains, err, errsize) < 0
 	    || compile_list(&conf->allow_senders, &gl->allow_senders, err, errsize) < 0
 	    || compile_list(&conf->allow_recipients, &gl->allow_recipients, err, errsize) < 0) {
-		greylist_close(gl);
-		return -1;
-	}
-	if ((conf->spf_bypass || conf->spf_domain_triplet) && (gl->spf = spf_checker_new()) == NULL) {
-		snprintf(err, errsize, "cannot start libspf2");
 		greylist_close(gl);
 		return -1;
 	}
@@ -211,11 +258,28 @@ redis_trouble(const struct policy_context *ctx, struct policy_reply *reply, cons
 	return verdict(reply, "error", CHECK_FINAL);
 }
 
+/*
+ * A request greylisting cannot key (a client address that does not
+ * parse, a triplet too long for a key). With fail_open it passes, and
+ * the decision line says why; without, it is deferred like a Redis
+ * failure: fail_open = false promises that no mail passes unchecked.
+ */
+static enum check_result
+unusable(const struct policy_context *ctx, struct policy_reply *reply, const char *why)
+{
+	logline_add(&reply->details, "reason", why);
+	if (ctx->cfg->policyd.fail_open)
+		return verdict(reply, "skip", CHECK_CONTINUE);
+	snprintf(reply->action, sizeof(reply->action),
+		 "451 4.3.0 Temporary failure, try again later");
+	return verdict(reply, "error", CHECK_FINAL);
+}
+
 static enum check_result
 passed(struct greylist *gl, const struct policy_context *ctx, const struct policy_request *req,
        struct policy_reply *reply, long waited)
 {
-	char date[64];
+	char date[64], header[sizeof(reply->prepend)];
 	struct tm tm;
 	time_t now = ctx->now;
 
@@ -224,10 +288,12 @@ passed(struct greylist *gl, const struct policy_context *ctx, const struct polic
 		return verdict(reply, "pass", CHECK_CONTINUE);
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	snprintf(reply->action, sizeof(reply->action),
-		 "PREPEND X-Greylist: delayed %ld seconds by sluice-policyd at %s; %s",
+	snprintf(header, sizeof(header),
+		 "X-Greylist: delayed %ld seconds by sluice-policyd at %s; %s",
 		 waited, ctx->cfg->hostname, date);
-	return verdict(reply, "pass", CHECK_FINAL);
+	if (!check_prepend(reply, header))
+		logline_add(&reply->details, "header", "dropped");
+	return verdict(reply, "pass", CHECK_CONTINUE);
 }
 
 /*
@@ -261,32 +327,53 @@ call_string(struct policy_reply *reply, size_t *used, const char *text)
 	return p;
 }
 
-/* Fills reply->call with the script call for this triplet. */
+/* What a triplet is made of, computed from the request. */
+struct triplet_parts {
+	char sender[ADDRESS_MAX + 1];
+	char recipient[ADDRESS_MAX + 1];
+	char subject[ADDRESS_DOMAIN_MAX + 8];	/* the client network, or spf:DOMAIN */
+};
+
+/* -1 when the client address gives no network (reason in *why). */
+static int
+triplet_parts(const struct greylist *gl, const struct policy_request *req,
+	      struct triplet_parts *t)
+{
+	struct address ra;
+
+	if (triplet_normalize_sender(req->sender ? req->sender : "", t->sender,
+				     sizeof(t->sender)) < 0)
+		raw_address(req->sender, t->sender, sizeof(t->sender));
+	if (address_parse(req->recipient, &ra, NULL) == 0)
+		address_lower(&ra, t->recipient, sizeof(t->recipient));
+	else
+		raw_address(req->recipient, t->recipient, sizeof(t->recipient));
+	return triplet_subject_ip(req->client_address, gl->conf->ipv4_prefix,
+				  gl->conf->ipv6_prefix, t->subject, sizeof(t->subject));
+}
+
+/* Fills reply->call with a call of script for this triplet. */
 static enum check_result
 prepare_script(struct greylist *gl, const struct policy_context *ctx,
-	       const struct policy_request *req, const char *subject, const char *sender,
+	       const struct triplet_parts *t, struct redis_script *script, int step,
 	       struct policy_reply *reply)
 {
 	const struct greylist_conf *c = gl->conf;
-	char key[TRIPLET_KEY_MAX], awl[TRIPLET_KEY_MAX], rcpt[ADDRESS_MAX + 1], num[5][24];
+	char key[TRIPLET_KEY_MAX], awl[TRIPLET_KEY_MAX], num[5][24];
 	struct redis_eval_call *call = &reply->call;
-	struct address ra;
 	size_t used = 0;
 	int i;
 
-	if (address_parse(req->recipient, &ra, NULL) == 0)
-		address_lower(&ra, rcpt, sizeof(rcpt));
-	else
-		raw_address(req->recipient, rcpt, sizeof(rcpt));
-	if (triplet_key(ctx->cfg->redis_prefix, subject, sender, rcpt, key, sizeof(key)) < 0
-	    || triplet_awl_key(ctx->cfg->redis_prefix, subject, awl, sizeof(awl)) < 0)
-		return verdict(reply, "skip", CHECK_CONTINUE);
-	snprintf(num[0], sizeof(num[0]), "%ld", (long)ctx->now);
+	if (triplet_key(ctx->cfg->redis_prefix, t->subject, t->sender, t->recipient,
+			key, sizeof(key)) < 0
+	    || triplet_awl_key(ctx->cfg->redis_prefix, t->subject, awl, sizeof(awl)) < 0)
+		return unusable(ctx, reply, "triplet-too-long");
+	snprintf(num[0], sizeof(num[0]), "%ld", ctx->clock_offset);
 	snprintf(num[1], sizeof(num[1]), "%ld", c->delay);
 	snprintf(num[2], sizeof(num[2]), "%ld", c->retry_window);
 	snprintf(num[3], sizeof(num[3]), "%ld", c->auto_allowlist);
 	snprintf(num[4], sizeof(num[4]), "%d", c->auto_allowlist_clients);
-	call->script = &gl->script;
+	call->script = script;
 	call->nkeys = 2;
 	call->nargs = 5;
 	call->argv[0] = call_string(reply, &used, key);
@@ -295,11 +382,98 @@ prepare_script(struct greylist *gl, const struct policy_context *ctx,
 		call->argv[2 + i] = call_string(reply, &used, num[i]);
 	for (i = 0; i < 7; i++)
 		if (call->argv[i] == NULL)
-			return verdict(reply, "skip", CHECK_CONTINUE);
+			return unusable(ctx, reply, "triplet-too-long");
+	reply->step = step;
 	return CHECK_REDIS;
 }
 
-/* The script's answer { verdict, seconds }, or a Redis failure (NULL). */
+/* The answer remembered for this message, or NULL. */
+static const struct spf_answer *
+memo_find(const struct greylist *gl, const struct policy_request *req)
+{
+	unsigned i;
+
+	if (req->instance == NULL || *req->instance == '\0')
+		return NULL;
+	for (i = 0; i < RECENT_INSTANCES; i++) {
+		const struct spf_memo *m = &gl->memo[i];
+
+		if (strcmp(m->instance, req->instance) == 0
+		    && strcmp(m->client, req->client_address) == 0
+		    && strcmp(m->sender, req->sender ? req->sender : "") == 0)
+			return &m->answer;
+	}
+	return NULL;
+}
+
+static void
+memo_keep(struct greylist *gl, const struct policy_request *req, const struct spf_answer *a)
+{
+	struct spf_memo *m = &gl->memo[gl->memo_next];
+	const char *sender = req->sender ? req->sender : "";
+
+	if (req->instance == NULL || *req->instance == '\0' || a->timed_out
+	    || strlen(req->instance) >= sizeof(m->instance)
+	    || strlen(req->client_address) >= sizeof(m->client)
+	    || strlen(sender) >= sizeof(m->sender))
+		return;	/* a timeout is not remembered: the next try may be lucky */
+	strcpy(m->instance, req->instance);
+	strcpy(m->client, req->client_address);
+	strcpy(m->sender, sender);
+	m->answer = *a;
+	gl->memo_next = (gl->memo_next + 1) % RECENT_INSTANCES;
+}
+
+/* With SPF's answer: bypass, or the triplet keyed on what SPF vouches for. */
+static enum check_result
+after_spf(struct greylist *gl, const struct policy_context *ctx,
+	  const struct policy_request *req, const struct spf_answer *spf,
+	  struct policy_reply *reply)
+{
+	struct triplet_parts t;
+	char domain[ADDRESS_DOMAIN_MAX + 1];
+	bool vouched = spf->result == SPF_PASS && !spf->too_broad;
+
+	logline_add(&reply->details, "spf", spf->result == SPF_PASS && spf->too_broad
+		    ? "pass-too-broad" : spf->timed_out ? "timeout" : spf_result_name(spf->result));
+	if (triplet_parts(gl, req, &t) < 0)
+		return unusable(ctx, reply, "client-address");
+	if (vouched && gl->conf->spf_bypass)
+		return verdict(reply, "bypass-spf", CHECK_CONTINUE);
+	if (vouched && gl->conf->spf_domain_triplet
+	    && spf_authorized_domain(req->helo_name, req->sender, domain, sizeof(domain)) == 0)
+		snprintf(t.subject, sizeof(t.subject), "spf:%s", domain);
+	return prepare_script(gl, ctx, &t, &gl->script, STEP_TRIPLET, reply);
+}
+
+static enum check_result
+ask_spf(struct greylist *gl, const struct policy_context *ctx,
+	const struct policy_request *req, struct policy_reply *reply)
+{
+	const struct spf_answer *known = memo_find(gl, req);
+
+	if (known)
+		return after_spf(gl, ctx, req, known, reply);
+	reply->spf.client_ip = req->client_address;
+	reply->spf.helo = req->helo_name;
+	reply->spf.sender = req->sender;
+	reply->spf.breadth = true;
+	reply->step = STEP_SPF;
+	return CHECK_SPF;
+}
+
+static enum check_result
+greylist_resume_spf(void *state, const struct policy_context *ctx,
+		    const struct policy_request *req, const struct spf_answer *answer,
+		    struct policy_reply *reply)
+{
+	struct greylist *gl = state;
+
+	memo_keep(gl, req, answer);
+	return after_spf(gl, ctx, req, answer, reply);
+}
+
+/* The scripts' answer { verdict, seconds }, or a Redis failure (NULL). */
 static enum check_result
 greylist_resume(void *state, const struct policy_context *ctx,
 		const struct policy_request *req, const redisReply *r,
@@ -318,6 +492,8 @@ greylist_resume(void *state, const struct policy_context *ctx,
 				     : "unexpected script reply");
 	what = r->element[0]->str;
 	seconds = (long)r->element[1]->integer;
+	if (strcmp(what, "unknown") == 0 && reply->step == STEP_PEEK)
+		return ask_spf(gl, ctx, req, reply);
 	if (strcmp(what, "new") == 0 || strcmp(what, "early") == 0) {
 		snprintf(reply->action, sizeof(reply->action),
 			 "DEFER_IF_PERMIT Greylisted, retry in %ld seconds", seconds);
@@ -334,34 +510,26 @@ greylist_decide(void *state, const struct policy_context *ctx,
 		const struct policy_request *req, struct policy_reply *reply)
 {
 	struct greylist *gl = state;
-	const struct greylist_conf *c = gl->conf;
-	char sender[ADDRESS_MAX + 1], subject[ADDRESS_DOMAIN_MAX + 8];
-	const char *why, *at;
+	struct triplet_parts t;
 	struct net_addr client;
+	const char *why;
 
 	if (req->protocol_state == NULL || strcmp(req->protocol_state, "RCPT") != 0
 	    || req->recipient == NULL)
 		return CHECK_CONTINUE;
 	if (req->client_address == NULL || net_addr_parse(req->client_address, &client) < 0)
-		return verdict(reply, "skip", CHECK_CONTINUE);
+		return unusable(ctx, reply, "client-address");
 	if ((why = exemption(gl, ctx, req, &client)) != NULL) {
 		logline_add(&reply->details, "reason", why);
 		return verdict(reply, "allowlisted", CHECK_CONTINUE);
 	}
-	if (triplet_normalize_sender(req->sender ? req->sender : "", sender, sizeof(sender)) < 0)
-		raw_address(req->sender, sender, sizeof(sender));
-	if (triplet_subject_ip(req->client_address, c->ipv4_prefix, c->ipv6_prefix,
-			       subject, sizeof(subject)) < 0)
-		return verdict(reply, "skip", CHECK_CONTINUE);
-	if (gl->spf && spf_check(gl->spf, req->client_address, req->helo_name,
-				 req->sender) == SPF_PASS) {
-		if (c->spf_bypass)
-			return verdict(reply, "bypass-spf", CHECK_CONTINUE);
-		at = strrchr(sender, '@');
-		snprintf(subject, sizeof(subject), "spf:%s",
-			 at ? at + 1 : req->helo_name ? req->helo_name : "");
-	}
-	return prepare_script(gl, ctx, req, subject, sender, reply);
+	if (triplet_parts(gl, req, &t) < 0)
+		return unusable(ctx, reply, "client-address");
+	if (!gl->spf)
+		return prepare_script(gl, ctx, &t, &gl->script, STEP_TRIPLET, reply);
+	if (memo_find(gl, req))
+		return ask_spf(gl, ctx, req, reply);
+	return prepare_script(gl, ctx, &t, &gl->peek, STEP_PEEK, reply);
 }
 
 const struct policy_check check_greylist = {
@@ -369,5 +537,6 @@ const struct policy_check check_greylist = {
 	.open = greylist_open,
 	.decide = greylist_decide,
 	.resume = greylist_resume,
+	.resume_spf = greylist_resume_spf,
 	.close = greylist_close,
 };

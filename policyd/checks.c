@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "check.h"
 
@@ -19,14 +20,16 @@ const struct policy_check *const policy_checks[] = {
 	NULL
 };
 
-#define CHECK_COUNT (sizeof(policy_checks) / sizeof(policy_checks[0]))
+#define CHAIN_MAX 32	/* checks in one chain */
 
 struct check_chain {
-	void *state[CHECK_COUNT];
+	const struct policy_check *const *checks;
+	void *state[CHAIN_MAX];
 };
 
 struct check_chain *
-check_chain_open(const struct sluice_config *cfg, char *err, size_t errsize)
+check_chain_open_with(const struct policy_check *const *checks,
+		      const struct sluice_config *cfg, char *err, size_t errsize)
 {
 	struct check_chain *chain = calloc(1, sizeof(*chain));
 	size_t i;
@@ -35,11 +38,14 @@ check_chain_open(const struct sluice_config *cfg, char *err, size_t errsize)
 		snprintf(err, errsize, "out of memory");
 		return NULL;
 	}
-	for (i = 0; policy_checks[i]; i++) {
+	chain->checks = checks;
+	for (i = 0; checks[i]; i++) {
 		char why[512] = "";
 
-		if (policy_checks[i]->open(cfg, &chain->state[i], why, sizeof(why)) < 0) {
-			snprintf(err, errsize, "%s: %s", policy_checks[i]->name, why);
+		if (i + 1 >= CHAIN_MAX
+		    || checks[i]->open(cfg, &chain->state[i], why, sizeof(why)) < 0) {
+			snprintf(err, errsize, "%s: %s", checks[i]->name,
+				 i + 1 >= CHAIN_MAX ? "too many checks" : why);
 			check_chain_close(chain);
 			return NULL;
 		}
@@ -47,25 +53,76 @@ check_chain_open(const struct sluice_config *cfg, char *err, size_t errsize)
 	return chain;
 }
 
-static enum check_result
-run_from(struct check_chain *chain, const struct policy_context *ctx,
-	 const struct policy_request *req, struct policy_reply *reply, size_t *cursor)
+struct check_chain *
+check_chain_open(const struct sluice_config *cfg, char *err, size_t errsize)
 {
-	for (; policy_checks[*cursor]; (*cursor)++) {
-		enum check_result r;
+	return check_chain_open_with(policy_checks, cfg, err, errsize);
+}
 
-		if (chain->state[*cursor] == NULL)
-			continue;	/* switched off in this config */
-		r = policy_checks[*cursor]->decide(chain->state[*cursor], ctx, req, reply);
-		if (r != CHECK_CONTINUE)
-			return r;
-	}
-	strcpy(reply->action, "DUNNO");
+bool
+check_prepend(struct policy_reply *reply, const char *header)
+{
+	if (reply->prepend[0] != '\0')
+		return false;
+	snprintf(reply->prepend, sizeof(reply->prepend), "%s", header);
+	return true;
+}
+
+/* A final action that lets the mail on: a header collected before is
+ * the better answer (PREPEND also lets it on). */
+static bool
+lets_mail_on(const char *action)
+{
+	return strcasecmp(action, "DUNNO") == 0 || strncasecmp(action, "OK", 2) == 0
+	       || strncasecmp(action, "PREPEND ", 8) == 0;
+}
+
+/* The answer when the chain ends, by a final action or by running out. */
+static enum check_result
+answer(struct policy_reply *reply, bool final)
+{
+	if (!final)
+		strcpy(reply->action, "DUNNO");
+	if (reply->prepend[0] && lets_mail_on(reply->action))
+		snprintf(reply->action, sizeof(reply->action), "PREPEND %s", reply->prepend);
 	if (reply->verdict_key == NULL) {	/* no check had anything to say */
 		reply->verdict_key = "action";
 		strcpy(reply->verdict, "dunno");
 	}
 	return CHECK_FINAL;
+}
+
+static enum check_result
+run_from(struct check_chain *chain, const struct policy_context *ctx,
+	 const struct policy_request *req, struct policy_reply *reply, size_t *cursor)
+{
+	for (; chain->checks[*cursor]; (*cursor)++) {
+		enum check_result r;
+
+		if (chain->state[*cursor] == NULL)
+			continue;	/* switched off in this config */
+		reply->step = 0;
+		r = chain->checks[*cursor]->decide(chain->state[*cursor], ctx, req, reply);
+		if (r == CHECK_FINAL)
+			return answer(reply, true);
+		if (r != CHECK_CONTINUE)
+			return r;
+	}
+	return answer(reply, false);
+}
+
+/* After a resume: the check's answer, or on through the chain. */
+static enum check_result
+run_on(struct check_chain *chain, const struct policy_context *ctx,
+       const struct policy_request *req, struct policy_reply *reply, size_t *cursor,
+       enum check_result r)
+{
+	if (r == CHECK_FINAL)
+		return answer(reply, true);
+	if (r != CHECK_CONTINUE)
+		return r;
+	(*cursor)++;
+	return run_from(chain, ctx, req, reply, cursor);
 }
 
 enum check_result
@@ -77,6 +134,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->details.buf[0] = '\0';
 		reply->details.truncated = false;
 		reply->verdict_key = NULL;
+		reply->prepend[0] = '\0';
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }
@@ -86,13 +144,27 @@ check_chain_resume(struct check_chain *chain, const struct policy_context *ctx,
 		   const struct policy_request *req, struct policy_reply *reply,
 		   size_t *cursor, const redisReply *redis)
 {
-	enum check_result r = policy_checks[*cursor]->resume(chain->state[*cursor], ctx, req,
-							     redis, reply);
+	enum check_result r = CHECK_CONTINUE;
 
-	if (r != CHECK_CONTINUE)
-		return r;
-	(*cursor)++;
-	return run_from(chain, ctx, req, reply, cursor);
+	if (chain->state[*cursor])	/* see check_chain_resume_spf() */
+		r = chain->checks[*cursor]->resume(chain->state[*cursor], ctx, req, redis, reply);
+	return run_on(chain, ctx, req, reply, cursor, r);
+}
+
+enum check_result
+check_chain_resume_spf(struct check_chain *chain, const struct policy_context *ctx,
+		       const struct policy_request *req, struct policy_reply *reply,
+		       size_t *cursor, const struct spf_answer *spf)
+{
+	enum check_result r = CHECK_CONTINUE;
+
+	/* An SPF wait spans wakeups, so a reload may have come meanwhile: the
+	 * request resumes in the new config's chain (same registry, same
+	 * position), where the check may be switched off. Then it has
+	 * nothing more to say. */
+	if (chain->state[*cursor])
+		r = chain->checks[*cursor]->resume_spf(chain->state[*cursor], ctx, req, spf, reply);
+	return run_on(chain, ctx, req, reply, cursor, r);
 }
 
 void
@@ -102,8 +174,8 @@ check_chain_close(struct check_chain *chain)
 
 	if (chain == NULL)
 		return;
-	for (i = 0; policy_checks[i]; i++)
+	for (i = 0; chain->checks[i]; i++)
 		if (chain->state[i])
-			policy_checks[i]->close(chain->state[i]);
+			chain->checks[i]->close(chain->state[i]);
 	free(chain);
 }

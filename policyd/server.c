@@ -27,6 +27,7 @@
 #include "check.h"
 #include "log.h"
 #include "server.h"
+#include "spf_pool.h"
 #include "worker.h"
 
 struct config_gen *
@@ -213,6 +214,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	if (workers == NULL || handoff == NULL || worker_conns == NULL || i < count
 	    || block_signals(&set) != 0
 	    || (sig_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0
+	    || (shared.spf = spf_pool_new()) == NULL
 	    || publish_config(&shared, cfg) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;
@@ -239,6 +241,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	}
 	free(handoff);
 	free(worker_conns);
+	spf_pool_free(shared.spf);
 	close(sig_fd);
 	close(listen_fd);
 	shared_config_release(&shared, shared.current);

@@ -29,6 +29,9 @@
 #include <stdatomic.h>
 
 #include "config.h"
+#include "spf_pool.h"
+
+struct spf_pool;
 
 struct config_gen {
 	struct sluice_config *cfg;
@@ -46,9 +49,12 @@ struct server_shared {
 	atomic_ulong generation;	/* current->generation, for a cheap check */
 	atomic_int connections;		/* all workers' */
 	atomic_bool stopping;
-	_Atomic long redis_warned_at;	/* log_due() slot: Redis unreachable */
-	_Atomic long lists_warned_at;	/* log_due() slot: bad list contents */
-	_Atomic long accept_warned_at;	/* log_due() slot: accept failing */
+	struct spf_pool *spf;		/* SPF off the event loops (spf_pool.h) */
+	/* log_due() slots, one per warning, so one never masks another */
+	_Atomic long redis_warned_at;	/* lists not refreshed: Redis trouble */
+	_Atomic long lists_warned_at;	/* bad list contents */
+	_Atomic long accept_warned_at;	/* accept failing */
+	_Atomic long check_redis_warned_at;	/* a check's Redis call failed */
 };
 
 struct config_gen *shared_config_acquire(struct server_shared *shared);
@@ -57,12 +63,14 @@ void shared_config_release(struct server_shared *shared, struct config_gen *gen)
 /*
  * Descriptors besides the connections: per worker its epoll set, wake
  * eventfd, hand-over pipe (two) and Redis connection, with room for what
- * a check may add (a resolver's socket); for the process stdio, syslog, the listening
- * socket, the signalfd, files read at a reload, and the one descriptor
- * per worker accepted over the limit until it is closed.
+ * a check may add; for the process stdio, syslog, the listening socket,
+ * the signalfd, files read at a reload, the one descriptor per worker
+ * accepted over the limit until it is closed, and the SPF pool's
+ * resolver sockets (two per thread at most: UDP, and TCP for long
+ * answers).
  */
 #define SERVER_FDS_PER_WORKER 8
-#define SERVER_FDS_RESERVED 32
+#define SERVER_FDS_RESERVED (32 + 2 * SPF_POOL_THREADS_MAX)
 
 /* The connections, at most wanted and at least 1, that a limit of
  * fd_limit descriptors leaves room for with this many workers. */

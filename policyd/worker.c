@@ -3,9 +3,14 @@
  *
  * Every worker owns the connections it accepts, its Redis client, its
  * cache of the Redis lists and its check chain, so a decision takes no
- * lock. A check that blocks (an SPF lookup waiting on DNS) stalls only
- * the connections of its own worker, which is why connections are spread
- * evenly: whichever worker accepts (EPOLLEXCLUSIVE wakes one, which takes
+ * lock. Nothing here waits: Redis calls are batched (see batch_run) and
+ * SPF goes to the process's SPF pool (spf_pool.h), whose answers come
+ * back through the worker's eventfd. A request that waits for SPF holds
+ * its connection still (no reads: its attributes point into the input
+ * buffer) and is answered temperror when policyd.spf_timeout runs out,
+ * while every other connection is served. Connections are spread
+ * evenly, so that no worker carries more than its share of the work:
+ * whichever worker accepts (EPOLLEXCLUSIVE wakes one, which takes
  * at most ACCEPT_BATCH per wakeup), the connection goes to the worker
  * with the fewest, handed over through that worker's pipe. (A worker
  * that merely stopped accepting while over its share would leave the
@@ -51,6 +56,7 @@
 #include "lists.h"
 #include "log.h"
 #include "server.h"
+#include "spf_pool.h"
 #include "worker.h"
 
 #define INPUT_INITIAL 1024
@@ -71,7 +77,8 @@ struct conn {
 	struct conn *prev, *next;	/* idle order, oldest first */
 	time_t request_started;		/* first byte of a partial request; 0: none */
 	struct conn *rq_prev, *rq_next;	/* partial requests, oldest first */
-	bool in_batch;			/* a request of it waits for Redis */
+	bool in_batch;			/* a request of it is being decided */
+	struct pending *pending;	/* that request */
 };
 
 /*
@@ -84,13 +91,19 @@ struct pending {
 	struct conn *c;
 	size_t consumed;	/* bytes of input the request took */
 	size_t cursor;		/* the check chain's position */
+	struct spf_job *job;	/* while waiting for SPF */
+	struct pending *next;	/* free list, or the SPF wait list */
+	struct pending *prev;	/* SPF wait list */
 	struct policy_request req;
 	struct policy_reply reply;
 };
 
 /* One epoll wakeup yields at most EVENTS_MAX connections, each with at
- * most one request waiting; after a batch only those come back. So the
- * waiting list never holds more than EVENTS_MAX requests. */
+ * most one request waiting; after a batch only those come back; SPF
+ * answers are taken only while there is room. So the waiting list never
+ * holds more than BATCH_MAX requests. Requests waiting for SPF are not
+ * bounded by it (they span wakeups): their slots are allocated, at most
+ * one per connection. */
 #define EVENTS_MAX 256
 #define BATCH_MAX EVENTS_MAX
 
@@ -109,11 +122,11 @@ struct worker {
 	struct check_chain *chain;
 	struct redis_client *redis;
 	struct lists *lists;
-	struct pending *slots;		/* BATCH_MAX request slots */
-	struct pending *free_slots[BATCH_MAX];
-	int free_count;
+	struct pending *free_slots;	/* request slots, reused */
 	struct pending *waiting[BATCH_MAX];	/* requests waiting for Redis */
 	int waiting_count;
+	struct spf_inbox spf_inbox;	/* SPF answers for this worker */
+	struct pending *spf_oldest, *spf_newest;	/* waiting for SPF */
 	long clock_offset;		/* test aid: policyd.test_clock */
 	bool stopping;
 	time_t stop_deadline;
@@ -168,9 +181,20 @@ partial_end(struct worker *w, struct conn *c)
 	c->request_started = 0;
 }
 
+static void slot_release(struct worker *w, struct pending *p);
+static void spf_unlink(struct worker *w, struct pending *p);
+
 static void
 conn_close(struct worker *w, struct conn *c)
 {
+	struct pending *p = c->pending;
+
+	if (p && p->job) {	/* it waits for SPF: the answer goes nowhere */
+		spf_job_abandon(w->shared->spf, p->job);
+		p->job = NULL;
+		spf_unlink(w, p);
+		slot_release(w, p);
+	}
 	idle_unlink(w, c);
 	partial_end(w, c);
 	close(c->fd);		/* also removes it from the epoll set */
@@ -240,8 +264,8 @@ static struct policy_context
 worker_context(struct worker *w)
 {
 	struct policy_context ctx = { w->gen->cfg, w->redis, w->lists,
-				      time(NULL) + w->clock_offset,
-				      &w->shared->redis_warned_at };
+				      time(NULL) + w->clock_offset, w->clock_offset,
+				      &w->shared->check_redis_warned_at };
 
 	return ctx;
 }
@@ -256,8 +280,9 @@ finish_request(struct worker *w, struct pending *p)
 
 	log_decision(&p->req, &p->reply);
 	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", p->reply.action);
-	w->free_slots[w->free_count++] = p;
+	slot_release(w, p);
 	c->in_batch = false;
+	c->pending = NULL;
 	if (n <= 0 || (size_t)n >= sizeof(c->out)) {
 		conn_fail(w, c, "reply too long");
 		return -1;
@@ -268,6 +293,81 @@ finish_request(struct worker *w, struct pending *p)
 	c->in_len -= p->consumed;
 	c->scan = c->line_start = 0;
 	return conn_flush(w, c);
+}
+
+static int go_on(struct worker *w, struct pending *p, enum check_result r);
+
+static struct pending *
+slot_take(struct worker *w)
+{
+	struct pending *p = w->free_slots;
+
+	if (p == NULL)
+		return calloc(1, sizeof(*p));
+	w->free_slots = p->next;
+	p->next = p->prev = NULL;
+	return p;
+}
+
+static void
+slot_release(struct worker *w, struct pending *p)
+{
+	p->c = NULL;
+	p->job = NULL;
+	p->prev = NULL;
+	p->next = w->free_slots;
+	w->free_slots = p;
+}
+
+static void
+spf_unlink(struct worker *w, struct pending *p)
+{
+	if (p->prev) p->prev->next = p->next; else w->spf_oldest = p->next;
+	if (p->next) p->next->prev = p->prev; else w->spf_newest = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/*
+ * Hands a waiting request's question to the SPF pool. Its connection is
+ * not read meanwhile (the request points into its buffer); a hangup is
+ * noticed when the answer is written.
+ */
+static int
+spf_wait(struct worker *w, struct pending *p)
+{
+	const struct spf_question *q = &p->reply.spf;
+
+	p->job = spf_pool_submit(w->shared->spf, &w->spf_inbox, q->client_ip, q->helo,
+				 q->sender, q->breadth, w->gen->cfg->policyd.spf_timeout_ms, p);
+	if (p->job == NULL) {	/* a full queue is a DNS failure too */
+		struct spf_answer a = { .result = SPF_TEMPERROR, .timed_out = true };
+		struct policy_context ctx = worker_context(w);
+
+		return go_on(w, p, check_chain_resume_spf(w->chain, &ctx, &p->req, &p->reply,
+							  &p->cursor, &a));
+	}
+	(void)conn_watch(w, p->c, 0);
+	p->prev = w->spf_newest;
+	p->next = NULL;
+	if (w->spf_newest) w->spf_newest->next = p; else w->spf_oldest = p;
+	w->spf_newest = p;
+	return 1;
+}
+
+/* Where a request goes after a step of the chain: answered (-1 closed,
+ * 0 written, 1 output pending) or waiting for Redis or SPF (1). */
+static int
+go_on(struct worker *w, struct pending *p, enum check_result r)
+{
+	switch (r) {
+	case CHECK_REDIS:
+		w->waiting[w->waiting_count++] = p;
+		return 1;
+	case CHECK_SPF:
+		return spf_wait(w, p);
+	default:
+		return finish_request(w, p);
+	}
 }
 
 /* Decides a framed request of len bytes at c->in as far as it can
@@ -281,25 +381,21 @@ start_request(struct worker *w, struct conn *c, size_t len)
 	struct pending *p;
 	int rc;
 
-	if (w->free_count == 0) {	/* cannot happen: see BATCH_MAX */
-		conn_fail(w, c, "no free request slot");
+	if ((p = slot_take(w)) == NULL) {
+		conn_fail(w, c, "out of memory");
 		return -1;
 	}
-	p = w->free_slots[--w->free_count];
 	p->c = c;
 	p->consumed = len + 1;
 	p->cursor = 0;
 	if (policy_request_parse(c->in, len, &p->req, &why) < 0) {
-		w->free_slots[w->free_count++] = p;
+		slot_release(w, p);
 		conn_fail(w, c, why);
 		return -1;
 	}
-	if (check_chain_decide(w->chain, &ctx, &p->req, &p->reply, &p->cursor) == CHECK_REDIS) {
-		c->in_batch = true;
-		w->waiting[w->waiting_count++] = p;
-		return 1;
-	}
-	rc = finish_request(w, p);
+	c->in_batch = true;
+	c->pending = p;
+	rc = go_on(w, p, check_chain_decide(w->chain, &ctx, &p->req, &p->reply, &p->cursor));
 	return rc;
 }
 
@@ -376,18 +472,80 @@ batch_run(struct worker *w)
 					       replies[i]);
 			if (replies[i])
 				freeReplyObject(replies[i]);
-			if (r == CHECK_REDIS) {
-				w->waiting[w->waiting_count++] = p;	/* another check */
-				continue;
-			}
-			if (finish_request(w, p) == 0)
-				answered[nanswered++] = c;
+			if (go_on(w, p, r) == 0)
+				answered[nanswered++] = c;	/* else waiting, or closed */
 		}
 		for (i = 0; i < nanswered; i++)
 			if (conn_process(w, answered[i]) == 0 && w->stopping
 			    && answered[i]->in_len == 0 && answered[i]->out_len == 0)
 				conn_close(w, answered[i]);	/* stopping: done */
 	}
+}
+
+/* An SPF answer for p (or the end of its time budget): on with the chain. */
+static void
+spf_resume(struct worker *w, struct pending *p, const struct spf_answer *answer)
+{
+	struct policy_context ctx = worker_context(w);
+	struct conn *c = p->c;
+
+	p->job = NULL;
+	spf_unlink(w, p);
+	if (conn_watch(w, c, EPOLLIN) < 0) {
+		conn_close(w, c);
+		return;
+	}
+	if (go_on(w, p, check_chain_resume_spf(w->chain, &ctx, &p->req, &p->reply, &p->cursor,
+					       answer)) == 0
+	    && conn_process(w, c) == 0 && w->stopping && c->in_len == 0 && c->out_len == 0)
+		conn_close(w, c);
+}
+
+/* Takes the SPF pool's answers while the batch has room for what they
+ * lead to; the rest wait in the inbox for the next wakeup. */
+static void
+spf_take_answers(struct worker *w)
+{
+	struct spf_job *job;
+
+	while (w->waiting_count < BATCH_MAX
+	       && (job = spf_inbox_take(w->shared->spf, &w->spf_inbox)) != NULL) {
+		struct pending *p = job->cookie;
+		struct spf_answer answer = job->answer;
+
+		spf_job_free(job);
+		spf_resume(w, p, &answer);
+	}
+	if (w->waiting_count >= BATCH_MAX)
+		worker_wake(w);		/* come back for the rest */
+}
+
+/* Requests whose SPF time budget ran out: answered as temperror. The
+ * list is in order of submission, so of deadlines (for one config). */
+static void
+spf_expire(struct worker *w)
+{
+	while (w->spf_oldest && w->waiting_count < BATCH_MAX
+	       && spf_ms_until(&w->spf_oldest->job->deadline) <= 0) {
+		struct pending *p = w->spf_oldest;
+		struct spf_answer answer = { .result = SPF_TEMPERROR, .timed_out = true };
+
+		spf_job_abandon(w->shared->spf, p->job);
+		spf_resume(w, p, &answer);
+	}
+}
+
+/* Milliseconds epoll may sleep: at most a second (the tick), less when
+ * an SPF budget ends sooner. */
+static int
+sleep_ms(const struct worker *w)
+{
+	long ms;
+
+	if (w->spf_oldest == NULL)
+		return 1000;
+	ms = spf_ms_until(&w->spf_oldest->job->deadline);
+	return ms <= 0 ? 0 : ms > 1000 ? 1000 : (int)ms + 1;
 }
 
 static int
@@ -756,10 +914,11 @@ worker_main(void *arg)
 	struct epoll_event events[EVENTS_MAX];
 
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
-		int i, n, timeout = 1000;
+		int i, n, timeout;
 		long paused = w->accept_resume_ms - now_ms();
 
 		tick(w);	/* first: no request is decided before the lists are read */
+		timeout = sleep_ms(w);	/* a second at most; less for an SPF budget */
 		if (!w->listening && !w->stopping && paused > 0 && paused < timeout)
 			timeout = (int)paused;
 		n = epoll_wait(w->epfd, events, EVENTS_MAX, timeout);
@@ -779,12 +938,16 @@ worker_main(void *arg)
 				drain_wake(w);
 			} else if (tag == &tag_handoff) {
 				adopt_handed(w);
+			} else if (c->pending && c->pending->job) {
+				conn_close(w, c);	/* hung up while waiting for SPF */
 			} else if ((events[i].events & EPOLLOUT
 				    ? conn_writable(w, c) : conn_readable(w, c)) == 0
 				   && w->stopping && c->in_len == 0 && c->out_len == 0) {
 				conn_close(w, c);	/* answered: done */
 			}
 		}
+		spf_take_answers(w);
+		spf_expire(w);
 		batch_run(w);
 		if (atomic_load(&w->shared->stopping) && !w->stopping)
 			begin_stop(w);
@@ -811,15 +974,9 @@ worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 	}
 	w->id = id;
 	w->shared = shared;
-	if ((w->slots = calloc(BATCH_MAX, sizeof(*w->slots))) == NULL) {
-		snprintf(err, errsize, "out of memory");
-		free(w);
-		return NULL;
-	}
-	for (w->free_count = 0; w->free_count < BATCH_MAX; w->free_count++)
-		w->free_slots[w->free_count] = &w->slots[w->free_count];
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	spf_inbox_init(&w->spf_inbox, w->wake_fd);
 	if (w->epfd < 0 || w->wake_fd < 0) {
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;
@@ -875,7 +1032,12 @@ worker_free(struct worker *w)
 		close(w->wake_fd);
 	if (w->epfd >= 0)
 		close(w->epfd);
-	free(w->slots);
+	while (w->free_slots) {
+		struct pending *p = w->free_slots;
+
+		w->free_slots = p->next;
+		free(p);
+	}
 	free(w);
 }
 

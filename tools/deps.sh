@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config libmilter-dev libspf2-dev libopendkim-dev
 libopendmarc-dev libhiredis-dev libconfig-dev libssl-dev libcmocka-dev libpcre2-dev
 postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
 python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey
-iproute2 procps util-linux passwd sasl2-bin libsasl2-modules bind9-utils"
+iproute2 procps util-linux passwd sasl2-bin libsasl2-modules bind9-utils
+faketime"
 
 missing=""
 for p in $PKGS; do

@@ -101,14 +101,14 @@ assert_match "$out" '250 2\.0\.0 Ok: queued' "daemon full of silent connections:
 
 # ---- out of descriptors --------------------------------------------------
 # A hard limit the daemon cannot raise: CAP_SYS_RESOURCE dropped, so root's
-# start-up cannot lift it either. 128 descriptors leave room for 64
+# start-up cannot lift it either. 192 descriptors leave room for 64
 # connections with 4 workers (SERVER_FDS_* in policyd/server.h).
 HARNESS_POLICYD_EXTRA='workers = 4; max_connections = 4096;'
-HARNESS_POLICYD_WRAP="prlimit --nofile=128:128 setpriv --bounding-set=-sys_resource"
-harness_restart_sluice || bail_out "sluice-policyd restarts under a file limit of 128"
+HARNESS_POLICYD_WRAP="prlimit --nofile=192:192 setpriv --bounding-set=-sys_resource"
+harness_restart_sluice || bail_out "sluice-policyd restarts under a file limit of 192"
 pid=$(harness_pid policyd) || bail_out "sluice-policyd PID"
 capped=$(policyd_log_grep 'serving at most 64 connection')
-assert_match "$capped" 'file limit 128' "start-up: max_connections capped to the file limit, logged"
+assert_match "$capped" 'file limit 192' "start-up: max_connections capped to the file limit, logged"
 
 n=$(log_lines "$T_POLICYD_LOG")
 hold 150
@@ -135,7 +135,7 @@ set_soft_limit() {
 	local uid gid
 	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
 	gid=$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status")
-	setpriv --reuid="$uid" --regid="$gid" --clear-groups prlimit --pid "$pid" --nofile="$1":128
+	setpriv --reuid="$uid" --regid="$gid" --clear-groups prlimit --pid "$pid" --nofile="$1":192
 }
 set_soft_limit $((fds + 6)) || bail_out "prlimit --pid"
 n=$(log_lines "$T_POLICYD_LOG")
@@ -157,6 +157,6 @@ else
 	not_ok "EMFILE: logged, not per wakeup ($warned accept warnings, $lines lines)"
 fi
 answered "EMFILE, once the connections are closed"
-set_soft_limit 128
+set_soft_limit 192
 answered "everything"
 done_testing

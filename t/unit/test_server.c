@@ -21,8 +21,8 @@ test_fit(void **state)
 	assert_int_equal(server_connections_fit(4096 + OTHER(4) - 1, 4, 4096), 4095);
 	/* The common default soft limit of 1024. */
 	assert_int_equal(server_connections_fit(1024, 4, 4096), 1024 - OTHER(4));
-	/* 128 with 4 workers: what t_policyd_limits.sh expects. */
-	assert_int_equal(server_connections_fit(128, 4, 4096), 64);
+	/* 192 with 4 workers: what t_policyd_limits.sh expects. */
+	assert_int_equal(server_connections_fit(192, 4, 4096), 64);
 	/* More workers need more of the limit. */
 	assert_int_equal(server_connections_fit(1024, 64, 4096), 1024 - OTHER(64));
 	/* Nothing left: still one, never zero or negative. */

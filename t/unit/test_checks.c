@@ -1,0 +1,130 @@
+/*
+ * test_checks.c - the policy check chain: a PREPEND is collected and the
+ * chain goes on; a later refusal wins over it; one header per answer.
+ * Run with checks of its own (check_chain_open_with), since the shipped
+ * registry has one check only.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static int later_calls;
+
+static int
+open_on(const struct sluice_config *cfg, void **state, char *err, size_t errsize)
+{
+	(void)cfg; (void)err; (void)errsize;
+	*state = (void *)1;
+	return 0;
+}
+
+static void close_none(void *state) { (void)state; }
+
+/* Adds a header and goes on, as greylisting does after a delay. */
+static enum check_result
+decide_header_a(void *state, const struct policy_context *ctx,
+		const struct policy_request *req, struct policy_reply *reply)
+{
+	(void)state; (void)ctx; (void)req;
+	assert_true(check_prepend(reply, "X-A: first"));
+	reply->verdict_key = "a";
+	strcpy(reply->verdict, "header");
+	return CHECK_CONTINUE;
+}
+
+/* Defers recipient "defer@x.test", answers OK for "ok@x.test", else
+ * wants a header of its own. */
+static enum check_result
+decide_later(void *state, const struct policy_context *ctx,
+	     const struct policy_request *req, struct policy_reply *reply)
+{
+	(void)state; (void)ctx;
+	later_calls++;
+	if (strcmp(req->recipient, "defer@x.test") == 0) {
+		strcpy(reply->action, "DEFER_IF_PERMIT later says no");
+		return CHECK_FINAL;
+	}
+	if (strcmp(req->recipient, "ok@x.test") == 0) {
+		strcpy(reply->action, "OK");
+		return CHECK_FINAL;
+	}
+	assert_false(check_prepend(reply, "X-B: second"));
+	return CHECK_CONTINUE;
+}
+
+static const struct policy_check check_a = { "a", open_on, decide_header_a, NULL, NULL, close_none };
+static const struct policy_check check_later = { "later", open_on, decide_later, NULL, NULL, close_none };
+static const struct policy_check *const chain_checks[] = { &check_a, &check_later, NULL };
+
+static const char *
+run(const char *recipient, struct policy_reply *reply)
+{
+	static char text[256];
+	struct policy_request req;
+	struct policy_context ctx = { 0 };
+	struct sluice_config cfg;
+	struct check_chain *chain;
+	const char *why;
+	char err[256];
+	size_t cursor = 0;
+	int n;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(reply, 0, sizeof(*reply));
+	n = snprintf(text, sizeof(text), "request=smtpd_access_policy\nprotocol_state=RCPT\n"
+		     "client_address=192.0.2.7\nsender=a@x.test\nrecipient=%s\n", recipient);
+	assert_int_equal(policy_request_parse(text, (size_t)n, &req, &why), 0);
+	chain = check_chain_open_with(chain_checks, &cfg, err, sizeof(err));
+	assert_non_null(chain);
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
+	check_chain_close(chain);
+	return reply->action;
+}
+
+static void
+test_prepend_goes_on(void **state)
+{
+	struct policy_reply reply;
+
+	(void)state;
+	later_calls = 0;
+	assert_string_equal(run("b@x.test", &reply), "PREPEND X-A: first");
+	assert_int_equal(later_calls, 1);	/* the check after the header ran */
+}
+
+static void
+test_refusal_wins_over_header(void **state)
+{
+	struct policy_reply reply;
+
+	(void)state;
+	assert_string_equal(run("defer@x.test", &reply), "DEFER_IF_PERMIT later says no");
+}
+
+static void
+test_header_kept_over_ok(void **state)
+{
+	struct policy_reply reply;
+
+	(void)state;
+	assert_string_equal(run("ok@x.test", &reply), "PREPEND X-A: first");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prepend_goes_on),
+		cmocka_unit_test(test_refusal_wins_over_header),
+		cmocka_unit_test(test_header_kept_over_ok),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
