@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -18,23 +17,6 @@
 #include "log.h"
 #include "server.h"
 #include "version.h"
-
-/* Each connection is one descriptor; leave room for Redis and logging. */
-static void
-raise_file_limit(int connections)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)connections + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	if (rl.rlim_max < want && geteuid() == 0)
-		rl.rlim_max = want;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-		log_warning("file limit %lu is below max_connections + 64",
-			    (unsigned long)rl.rlim_cur);
-}
 
 int
 main(int argc, char **argv)
@@ -62,7 +44,6 @@ main(int argc, char **argv)
 	}
 	log_open("sluice-policyd", args.foreground);
 	endpoint_format(&cfg->policyd.listen, where, sizeof(where));
-	raise_file_limit(cfg->policyd.max_connections);
 	if ((rc = endpoint_check_dir(&cfg->policyd.listen, err, sizeof(err))) < 0) {
 		log_error("cannot listen: %s", err);
 		return 1;

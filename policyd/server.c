@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "daemon.h"
 #include "log.h"
 #include "server.h"
 #include "spf_pool.h"
@@ -78,29 +79,20 @@ fit_file_limit(struct sluice_config *cfg, int workers)
 	int wanted = cfg->policyd.max_connections, fit;
 	rlim_t need = (rlim_t)wanted + (rlim_t)workers * SERVER_FDS_PER_WORKER
 		      + SERVER_FDS_RESERVED;
-	struct rlimit rl;
+	char why[256];
+	rlim_t have = daemon_raise_nofile(need, why, sizeof(why));
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		log_warning("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	if (have == 0) {
+		log_warning("%s", why);
 		return;
 	}
-	if (rl.rlim_cur < need) {
-		struct rlimit up = { rl.rlim_max < need ? rl.rlim_max : need, rl.rlim_max };
-
-		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-			rl = up;
-		else
-			log_warning("setrlimit(RLIMIT_NOFILE, %lu): %s", (unsigned long)up.rlim_cur,
-				    strerror(errno));
-	}
-	fit = rl.rlim_cur >= need ? wanted
-	      : server_connections_fit((unsigned long)rl.rlim_cur, workers, wanted);
+	fit = have >= need ? wanted
+	      : server_connections_fit((unsigned long)have, workers, wanted);
 	if (fit < wanted && (wanted != logged_wanted || fit != logged_fit))
-		log_warning("file limit %lu (hard %lu) is below the %lu descriptors that"
+		log_warning("file limit %lu is below the %lu descriptors that"
 			    " max_connections %d needs: serving at most %d connection(s)"
 			    " (raise the hard limit, e.g. LimitNOFILE=)",
-			    (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max,
-			    (unsigned long)need, wanted, fit);
+			    (unsigned long)have, (unsigned long)need, wanted, fit);
 	logged_wanted = wanted;
 	logged_fit = fit;
 	cfg->policyd.max_connections = fit;
