@@ -50,6 +50,8 @@ set_defaults(struct sluice_config *cfg)
 	strcpy(cfg->redis.host, "127.0.0.1");
 	cfg->redis.port = 6379;
 	cfg->redis.timeout_ms = 100;
+	cfg->lists.bulk_timeout_ms = 2000;
+	cfg->lists.resync = 300;
 	rc |= set_string(&cfg->redis_prefix, "sluice:");
 	for (p = trusted_nets; *p; p++)
 		rc |= net_cidr_parse(*p, &block) | net_list_add(&cfg->trusted_networks, &block);
@@ -178,7 +180,7 @@ read_redis(struct cfg_reader *rd, const config_setting_t *root, struct sluice_co
 {
 	static const char *const members[] = {
 		"host", "port", "socket", "db", "password_file", "timeout_ms",
-		"prefix", "sentinel", NULL
+		"bulk_timeout_ms", "lists_resync", "prefix", "sentinel", NULL
 	};
 	struct redis_settings *rs = &cfg->redis;
 	const config_setting_t *g;
@@ -196,6 +198,8 @@ read_redis(struct cfg_reader *rd, const config_setting_t *root, struct sluice_co
 	    || cfg_read_int(rd, g, "db", 0, 1000, &rs->db) < 0
 	    || cfg_read_string(rd, g, "password_file", &pwfile) < 0
 	    || cfg_read_int(rd, g, "timeout_ms", 1, 60000, &rs->timeout_ms) < 0
+	    || cfg_read_int(rd, g, "bulk_timeout_ms", 1, 600000, &cfg->lists.bulk_timeout_ms) < 0
+	    || cfg_read_duration(rd, g, "lists_resync", 10, 7 * 86400L, &cfg->lists.resync) < 0
 	    || cfg_read_string(rd, g, "prefix", &cfg->redis_prefix) < 0
 	    || read_sentinel(rd, g, rs) < 0)
 		goto out;

@@ -102,6 +102,12 @@ struct policyd_conf {
 	bool enforce_sender_login;
 };
 
+/* How the list cache reads Redis (list_cache.h). */
+struct lists_conf {
+	int bulk_timeout_ms;	/* one page of a bulk read (SSCAN, HSCAN, SCAN) */
+	long resync;		/* seconds between safety-net full re-reads */
+};
+
 struct sluice_config {
 	char *path;
 	char *user;		/* unprivileged user the daemons become */
@@ -111,6 +117,7 @@ struct sluice_config {
 	char *hostname;		/* this host, for headers and logs */
 	struct redis_settings redis;
 	char *redis_prefix;
+	struct lists_conf lists;
 	struct strlist local_domains;	/* main domain first */
 	struct strlist relay_domains;
 	struct net_list trusted_networks;

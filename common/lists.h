@@ -1,22 +1,32 @@
 /*
- * lists.h - the admin's Redis lists, cached in memory.
+ * lists.h - the admin's Redis lists: immutable snapshots, and how one is
+ * read from Redis.
  *
  * Interface:
- *   lists_new()      the key names under a prefix ("sluice:permit:ip", ...).
- *   lists_refresh()  reads every list in one round trip (a pipeline of
- *                    SMEMBERS) and swaps the new contents in; on a Redis
- *                    failure the old contents stay and -1 says why.
- *   lists_get()      one list, for the pattern_match_*() calls.
+ *   lists_new()       an empty snapshot for a key prefix ("sluice:").
+ *   lists_refresh()   a new snapshot with every list read again (a full
+ *                     re-read), or NULL when Redis failed (the old one is
+ *                     then still the one to use).
+ *   lists_reload()    a new snapshot in which only the named keys are read
+ *                     again; every other list is shared with the old one.
+ *   lists_hold(), lists_release()  reference counting; the last release
+ *                     frees.
+ *   lists_get()       one set, for the pattern_match_*() calls.
+ *   lists_key_kind()  whether a Redis key is one of the lists (so a change
+ *                     notification for it matters).
  *
- * Contract: the spec promises that a change made with redis-cli reaches
- * every host within one second with no restart; callers refresh once a
- * second, so a decision never costs a Redis round trip for a list. Members
- * that are not valid items (say "10.0.0.0/99" in an IP list) are skipped
- * and counted, not fatal: one typo must not empty a whole list; err names
- * the first one skipped and why. /regex/ members are bounded as patterns.h
- * says (length, compiled size, count per list), so no member written to
- * Redis can stall a refresh; a regex member still present at the next
- * refresh keeps its compiled form. One cache belongs to one thread.
+ * Contract: a snapshot never changes once made, so any number of threads
+ * may read one while another builds the next (list_cache.h does the
+ * swapping). A list is an immutable part with its own count: a new
+ * snapshot shares the parts that did not change, so a change to one small
+ * list costs nothing for a big one. Big sets are read in pages (SSCAN),
+ * each page bounded by the Redis client's timeout (the cache gives its
+ * client redis.bulk_timeout_ms), so no reply is ever a whole 100,000
+ * member list. Members that are not valid items (say "10.0.0.0/99" in an
+ * IP list) are skipped and counted, not fatal: one typo must not empty a
+ * whole list; err names the first one skipped and why. A key of the wrong
+ * type keeps its last good contents. /regex/ members are bounded as
+ * patterns.h says; a regex member still present keeps its compiled form.
  */
 #ifndef SLUICE_LISTS_H
 #define SLUICE_LISTS_H
@@ -37,16 +47,35 @@ enum list_id {
 	LIST_GREYLIST_CLIENT_DOMAIN,
 	LIST_GREYLIST_SENDER,
 	LIST_GREYLIST_RECIPIENT,
+	LIST_INTERNAL,		/* internal-only addresses */
+	LIST_MAILBOXES,		/* the valid mailboxes */
 	LIST_COUNT
 };
+
+/* What a key of the lists is, for change notifications. */
+enum list_kind { LISTS_KEY_NONE, LISTS_KEY_SET, LISTS_KEY_MAP, LISTS_KEY_ALIAS };
 
 struct lists;
 
 struct lists *lists_new(const char *prefix);
-void lists_free(struct lists *lists);
-/* Returns the number of members (or whole keys of the wrong type, whose
- * old contents stay) skipped, with err naming one; -1 when Redis failed. */
-int lists_refresh(struct lists *lists, struct redis_client *redis, char *err, size_t errsize);
+void lists_hold(const struct lists *lists);
+void lists_release(const struct lists *lists);
+
+/* *skipped: members (or whole keys of the wrong type, whose old contents
+ * stay) skipped, with err naming one. NULL: Redis failed, err says why. */
+struct lists *lists_refresh(const struct lists *old, struct redis_client *redis,
+			    int *skipped, char *err, size_t errsize);
+struct lists *lists_reload(const struct lists *old, struct redis_client *redis,
+			   const char *const *keys, size_t nkeys, int *skipped,
+			   char *err, size_t errsize);
+
 const struct pattern_list *lists_get(const struct lists *lists, enum list_id id);
+enum list_kind lists_key_kind(const struct lists *lists, const char *key);
+/* Entries in all lists (members, fields, aliases), for the log. */
+size_t lists_entries(const struct lists *lists);
+size_t lists_key_entries(const struct lists *lists, const char *key);
+/* The key prefixes a change notification must cover (for CLIENT
+ * TRACKING ... PREFIX), NULL-terminated, without the common prefix. */
+extern const char *const lists_tracked_prefixes[];
 
 #endif

@@ -180,7 +180,7 @@ compare_regex(const void *a, const void *b)
 		      ((const struct pattern_regex *)b)->source);
 }
 
-/* The compiled form of item in the sealed list old, taken out of it. */
+/* A copy of the compiled form of item in the sealed list old, or NULL. */
 static pcre2_code *
 take_regex(struct pattern_list *old, const char *item)
 {
@@ -192,8 +192,10 @@ take_regex(struct pattern_list *old, const char *item)
 	found = bsearch(&key, old->regex, old->regex_count, sizeof(*old->regex), compare_regex);
 	if (found == NULL)
 		return NULL;
-	code = (pcre2_code *)found->code;
-	found->code = NULL;
+	/* A copy, not the original: old may be a list other threads still
+	 * match against (a shared snapshot). Copying compiled code is a
+	 * memcpy, not a compile. */
+	code = pcre2_code_copy((pcre2_code *)found->code);
 	return code;
 }
 

@@ -10,9 +10,9 @@
  *                          address; anything else a domain. Items are
  *                          stored lowercase.
  *   pattern_list_add_reuse() the same, but a regex that the sealed list
- *                          old already holds (same text) is taken from old
- *                          instead of compiled again; old is freed by the
- *                          caller afterwards as usual.
+ *                          old already holds (same text) is copied from
+ *                          old instead of compiled again; old is not
+ *                          changed (other threads may be matching on it).
  *   pattern_check()        refuses what add() would refuse for this one
  *                          item (length, regex syntax and compiled size);
  *                          the config check (-t) uses it, so sluice.conf

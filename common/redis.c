@@ -34,6 +34,7 @@
  *   - Everything lives in struct redis_client; one client per thread.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,6 +57,7 @@ struct redis_client {
 	int64_t retry_at;		/* monotonic ms; no attempt before this */
 	char cause[1024];		/* the failure that started the back-off */
 	char error[1200];		/* why the last call returned NULL */
+	unsigned long epoch;		/* connections made so far */
 };
 
 static int64_t
@@ -357,6 +359,7 @@ link_up(struct redis_client *client)
 		fail(client);
 		return NULL;
 	}
+	client->epoch++;
 	return client->ctx;
 }
 
@@ -402,6 +405,49 @@ void
 redis_client_disconnect(struct redis_client *client)
 {
 	drop(client);
+}
+
+unsigned long
+redis_client_epoch(const struct redis_client *client)
+{
+	return client->epoch;
+}
+
+/*
+ * Pub/sub messages arrive unasked, so the wait for one is a poll() on the
+ * socket (bounded by wait_ms), and only then a read, which timeout_ms
+ * bounds as usual. Replies hiredis has buffered already come first.
+ */
+int
+redis_read_push(struct redis_client *client, int wait_ms, redisReply **out)
+{
+	struct pollfd pfd;
+	void *reply = NULL;
+	int rc;
+
+	*out = NULL;
+	if (client->ctx == NULL) {
+		format(client->error, sizeof(client->error), "%s: not connected", client->where);
+		return -1;
+	}
+	if (redisGetReplyFromReader(client->ctx, &reply) != REDIS_OK) {
+		format(client->error, sizeof(client->error), "%s: %s", client->where,
+		       ctx_error(client->ctx, errno));
+		fail(client);
+		return -1;
+	}
+	if (reply == NULL) {
+		pfd.fd = client->ctx->fd;
+		pfd.events = POLLIN;
+		if ((rc = poll(&pfd, 1, wait_ms)) == 0 || (rc < 0 && errno == EINTR))
+			return 1;
+		if (redisGetReply(client->ctx, &reply) != REDIS_OK)
+			reply = NULL;
+		if (finish(client, reply, errno) == NULL)
+			return -1;
+	}
+	*out = reply;
+	return 0;
 }
 
 const char *

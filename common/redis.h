@@ -88,6 +88,13 @@ int redis_eval_batch(struct redis_client *client, struct redis_eval_call *const 
 		     int count, redisReply **replies);
 
 const char *redis_client_error(const struct redis_client *client);
+/* Connections made so far: a change says the link was remade (state on
+ * the server side, such as CLIENT TRACKING, is gone). */
+unsigned long redis_client_epoch(const struct redis_client *client);
+/* For a subscribed connection: the next pushed message, waiting at most
+ * wait_ms for it. 0 with *out (to be freed), 1 when none came, -1 when the
+ * connection failed (it is dropped; a command reconnects it). */
+int redis_read_push(struct redis_client *client, int wait_ms, redisReply **out);
 /* Drop the connection now (used after a failover or in tests). */
 void redis_client_disconnect(struct redis_client *client);
 

@@ -26,10 +26,13 @@
 
 #include "check.h"
 #include "daemon.h"
+#include "list_cache.h"
 #include "log.h"
 #include "server.h"
 #include "spf_pool.h"
 #include "worker.h"
+
+#define LISTS_FIRST_READ_WAIT_MS 2000
 
 struct config_gen *
 shared_config_acquire(struct server_shared *shared)
@@ -148,6 +151,7 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 		config_free(cfg);
 		return;
 	}
+	list_cache_configure(shared->lists, cfg);
 	for (i = 0; i < count; i++)
 		worker_wake(workers[i]);
 	log_info("configuration reloaded from %s", path);
@@ -211,6 +215,13 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 		log_error("start-up: %s", strerror(errno));
 		return 1;
 	}
+	/* One list cache for all workers; its first full read is waited for
+	 * (a little), so the first decisions already see the lists. */
+	if ((shared.lists = list_cache_start(cfg, LISTS_FIRST_READ_WAIT_MS, err,
+					     sizeof(err))) == NULL) {
+		log_error("start-up: %s", err);
+		return 1;
+	}
 	for (started = 0; started < count; started++) {
 		if ((workers[started] = worker_start(&shared, started, err, sizeof(err))) == NULL) {
 			log_error("start-up: %s", err);
@@ -234,6 +245,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	free(handoff);
 	free(worker_conns);
 	spf_pool_free(shared.spf);
+	list_cache_stop(shared.lists);
 	close(sig_fd);
 	close(listen_fd);
 	shared_config_release(&shared, shared.current);

@@ -32,6 +32,7 @@
 #include "spf_pool.h"
 
 struct spf_pool;
+struct list_cache;
 
 struct config_gen {
 	struct sluice_config *cfg;
@@ -50,9 +51,8 @@ struct server_shared {
 	atomic_int connections;		/* all workers' */
 	atomic_bool stopping;
 	struct spf_pool *spf;		/* SPF off the event loops (spf_pool.h) */
+	struct list_cache *lists;	/* the Redis lists (list_cache.h) */
 	/* log_due() slots, one per warning, so one never masks another */
-	_Atomic long redis_warned_at;	/* lists not refreshed: Redis trouble */
-	_Atomic long lists_warned_at;	/* bad list contents */
 	_Atomic long accept_warned_at;	/* accept failing */
 	_Atomic long check_redis_warned_at;	/* a check's Redis call failed */
 };

@@ -53,7 +53,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "lists.h"
+#include "list_cache.h"
 #include "log.h"
 #include "server.h"
 #include "spf_pool.h"
@@ -121,7 +121,8 @@ struct worker {
 	struct config_gen *gen;		/* the config this worker runs */
 	struct check_chain *chain;
 	struct redis_client *redis;
-	struct lists *lists;
+	const struct lists *lists;	/* held snapshot of the list cache */
+	unsigned long lists_gen;
 	struct pending *free_slots;	/* request slots, reused */
 	struct pending *waiting[BATCH_MAX];	/* requests waiting for Redis */
 	int waiting_count;
@@ -815,25 +816,21 @@ worker_configure(struct worker *w, struct config_gen *gen)
 	char err[1024];
 	struct check_chain *chain = check_chain_open(gen->cfg, err, sizeof(err));
 	struct redis_client *redis = redis_client_new(&gen->cfg->redis);
-	struct lists *lists = lists_new(gen->cfg->redis_prefix);
 
-	if (chain == NULL || redis == NULL || lists == NULL) {
+	if (chain == NULL || redis == NULL) {
 		log_error("worker %d: %s", w->id, chain ? "out of memory" : err);
 		check_chain_close(chain);
 		redis_client_free(redis);
-		lists_free(lists);
 		return -1;
 	}
 	check_chain_close(w->chain);
 	redis_client_free(w->redis);
-	lists_free(w->lists);
 	if (w->gen)
 		shared_config_release(w->shared, w->gen);
 	w->gen = gen;
 	w->chain = chain;
 	w->redis = redis;
-	w->lists = lists;
-	w->last_tick = 0;	/* read the lists now */
+	w->last_tick = 0;	/* read the test clock now */
 	return 0;
 }
 
@@ -859,25 +856,26 @@ read_test_clock(struct worker *w)
 	freeReplyObject(r);
 }
 
-/* Once a second: the Redis lists (see lists.h), the test clock, idle
- * connections. A Redis failure keeps the old lists; it is logged once a
- * minute for the whole process, not once a second per worker. */
+/* The newest snapshot of the process's list cache, if one came: a
+ * counter compare on every loop, a lock only when the lists changed. */
+static void
+pick_up_new_lists(struct worker *w)
+{
+	if (list_cache_generation(w->shared->lists) == w->lists_gen && w->lists)
+		return;
+	lists_release(w->lists);
+	w->lists = list_cache_acquire(w->shared->lists, &w->lists_gen);
+}
+
+/* Once a second: the test clock, idle connections. */
 static void
 tick(struct worker *w)
 {
 	time_t now = time(NULL);
-	char err[512];
-	int skipped;
 
 	if (now == w->last_tick)
 		return;
 	w->last_tick = now;
-	skipped = lists_refresh(w->lists, w->redis, err, sizeof(err));
-	if (skipped < 0 && log_due(&w->shared->redis_warned_at, now, 60))
-		log_warning("redis lists not refreshed, using the last ones: %s", err);
-	else if (skipped > 0 && log_due(&w->shared->lists_warned_at, now, 60))
-		log_warning("redis lists: %d invalid member(s) or key(s) skipped%s%s",
-			    skipped, err[0] ? ": " : "", err);
 	if (w->gen->cfg->policyd.test_clock)
 		read_test_clock(w);
 	sweep_idle(w);
@@ -917,7 +915,8 @@ worker_main(void *arg)
 		int i, n, timeout;
 		long paused = w->accept_resume_ms - now_ms();
 
-		tick(w);	/* first: no request is decided before the lists are read */
+		pick_up_new_lists(w);
+		tick(w);
 		timeout = sleep_ms(w);	/* a second at most; less for an SPF budget */
 		if (!w->listening && !w->stopping && paused > 0 && paused < timeout)
 			timeout = (int)paused;
@@ -1025,7 +1024,7 @@ worker_free(struct worker *w)
 		return;
 	check_chain_close(w->chain);
 	redis_client_free(w->redis);
-	lists_free(w->lists);
+	lists_release(w->lists);
 	if (w->gen)
 		shared_config_release(w->shared, w->gen);
 	if (w->wake_fd >= 0)
