@@ -245,6 +245,11 @@ main(int argc, char **argv)
 		endpoint_remove(&bound);
 		return 1;
 	}
+	if (milter_lists_start(cfg, err, sizeof(err)) < 0) {
+		log_error("start-up: %s", err);
+		endpoint_remove(&bound);
+		return 1;
+	}
 	if ((sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0
 	    || pthread_create(&thread, NULL, milter_thread, NULL) != 0) {
 		log_error("start-up: cannot start: %s", strerror(errno));
@@ -260,6 +265,7 @@ main(int argc, char **argv)
 	if (endpoint_remove(&bound) < 0)
 		log_warning("cannot remove socket %s: %s", bound.path, strerror(errno));
 	wait_for_sessions();
+	milter_lists_stop();
 	milter_config_release();
 	if (daemon_remove_pidfile(pid_file, err, sizeof(err)) < 0)
 		log_warning("%s", err);

@@ -27,9 +27,12 @@
 #include <sys/stat.h>
 
 #include "endpoint.h"
+#include "list_cache.h"
 #include "log.h"
 #include "milter.h"
 #include "module.h"
+
+#define MILTER_LISTS_WAIT_MS 2000
 
 struct config_ref {
 	struct sluice_config *cfg;
@@ -43,6 +46,9 @@ static struct config_ref *current_config;	/* guarded by config_lock */
 static _Atomic unsigned long current_generation;	/* written under config_lock */
 static int open_sessions;			/* guarded by config_lock */
 static unsigned long milter_actions;	/* set in milter_open, before threads */
+/* The process's list cache: set by milter_lists_start() before libmilter's
+ * threads exist, read-only after. */
+static struct list_cache *list_cache;
 
 static void
 config_ref_free(struct config_ref *ref)
@@ -87,6 +93,8 @@ milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize)
 			return -1;
 		}
 	}
+	if (list_cache)
+		list_cache_configure(list_cache, cfg);
 	pthread_mutex_lock(&config_lock);
 	ref->generation = atomic_load(&current_generation) + 1;
 	if (current_config)
@@ -105,6 +113,24 @@ milter_config_release(void)
 		config_ref_drop(current_config);
 	current_config = NULL;
 	pthread_mutex_unlock(&config_lock);
+}
+
+int
+milter_lists_start(const struct sluice_config *cfg, char *err, size_t errsize)
+{
+	list_cache = list_cache_start(cfg, MILTER_LISTS_WAIT_MS, err, errsize);
+	return list_cache ? 0 : -1;
+}
+
+void
+milter_lists_stop(void)
+{
+	/* A session still open (its stop grace ran out) may yet take a
+	 * snapshot: then the exiting process keeps the cache. */
+	if (milter_sessions() > 0)
+		return;
+	list_cache_stop(list_cache);
+	list_cache = NULL;
 }
 
 int
@@ -141,6 +167,7 @@ message_end(struct session *s)
 	for (i = 0; milter_modules[i]; i++)
 		if (s->msg.state[i] && milter_modules[i]->msg_free)
 			milter_modules[i]->msg_free(s->msg.state[i]);
+	lists_release(s->msg.lists);
 	memset(&s->msg, 0, sizeof(s->msg));
 	s->conn.msg = NULL;
 }
@@ -320,6 +347,11 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	message_end(s);		/* a new MAIL FROM after RSET */
 	session_refresh_config(s);
 	s->conn.msg = &s->msg;
+	if (list_cache) {	/* one snapshot of the lists for the whole message */
+		unsigned long generation;
+
+		s->msg.lists = list_cache_acquire(list_cache, &generation);
+	}
 	copy_macro(ctx, "i", s->msg.queue_id, sizeof(s->msg.queue_id));
 	copy_macro(ctx, "{auth_authen}", s->msg.auth_user, sizeof(s->msg.auth_user));
 	if (argv[0] && address_parse(argv[0], &from, NULL) == 0)

@@ -12,6 +12,10 @@
  *                         message of open ones; the old one is freed when
  *                         its last message ends. On a module error
  *                         it returns -1, frees cfg and keeps the old one.
+ *   milter_lists_start()  starts the process's list cache (list_cache.h);
+ *                         each message holds one snapshot of it, from MAIL
+ *                         FROM to its end (struct milter_msg.lists).
+ *   milter_lists_stop()   at exit, after the last session.
  *   milter_sessions()     connections now open (for a graceful stop).
  *   milter_config_release() drops the core's own reference at exit.
  */
@@ -26,6 +30,8 @@ int milter_open(const struct sluice_config *cfg, struct endpoint_bound *bound, c
 		size_t errsize);
 int milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize);
 void milter_config_release(void);
+int milter_lists_start(const struct sluice_config *cfg, char *err, size_t errsize);
+void milter_lists_stop(void);
 int milter_sessions(void);
 
 #endif

@@ -30,6 +30,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "lists.h"
 #include "log.h"
 
 #define MILTER_MODULES_MAX 16
@@ -51,6 +52,8 @@ struct milter_msg {
 	char auth_user[256];		/* SASL login, "" if none */
 	unsigned rcpt_count;
 	bool outbound;			/* trusted network or authenticated */
+	const struct lists *lists;	/* the Redis lists: one snapshot for the
+					 * whole message (lists.h) */
 	void *state[MILTER_MODULES_MAX];	/* one slot per module */
 };
 

@@ -1,0 +1,2 @@
+build-tsan/common/endpoint.o: common/endpoint.c common/endpoint.h
+common/endpoint.h:

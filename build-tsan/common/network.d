@@ -1,0 +1,2 @@
+build-tsan/common/network.o: common/network.c common/network.h
+common/network.h:

@@ -1,0 +1,2 @@
+build-tsan/common/redis.o: common/redis.c common/redis.h
+common/redis.h:

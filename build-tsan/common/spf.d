@@ -1,0 +1,2 @@
+build-tsan/common/spf.o: common/spf.c common/spf.h
+common/spf.h:
