@@ -12,6 +12,9 @@
  *   lists_hold(), lists_release()  reference counting; the last release
  *                     frees.
  *   lists_get()       one set, for the pattern_match_*() calls.
+ *   lists_map_get(), lists_alias()  a field of a hash (sluice:domainmap,
+ *                     sluice:catchall, sluice:copy:domain), the targets of
+ *                     an alias (sluice:alias:<address>, one key each).
  *   lists_key_kind()  whether a Redis key is one of the lists (so a change
  *                     notification for it matters).
  *
@@ -22,7 +25,9 @@
  * list costs nothing for a big one. Big sets are read in pages (SSCAN),
  * each page bounded by the Redis client's timeout (the cache gives its
  * client redis.bulk_timeout_ms), so no reply is ever a whole 100,000
- * member list. Members that are not valid items (say "10.0.0.0/99" in an
+ * member list. Aliases, one key each, are found with SCAN at a full read
+ * and read in pipelines of SMEMBERS; a changed alias is read alone.
+ * Members that are not valid items (say "10.0.0.0/99" in an
  * IP list) are skipped and counted, not fatal: one typo must not empty a
  * whole list; err names the first one skipped and why. A key of the wrong
  * type keeps its last good contents. /regex/ members are bounded as
@@ -35,6 +40,7 @@
 
 #include "patterns.h"
 #include "redis.h"
+#include "strmap.h"
 
 enum list_id {
 	LIST_PERMIT_IP,
@@ -51,6 +57,15 @@ enum list_id {
 	LIST_MAILBOXES,		/* the valid mailboxes */
 	LIST_COUNT
 };
+
+enum map_id {
+	MAP_DOMAINMAP,		/* source domain -> destination domain */
+	MAP_CATCHALL,		/* domain -> mailbox */
+	MAP_COPY_DOMAIN,	/* domain -> address of a hidden copy */
+	MAP_COUNT
+};
+
+#define ALIAS_TARGETS_MAX 1000	/* targets of one alias; more are skipped */
 
 /* What a key of the lists is, for change notifications. */
 enum list_kind { LISTS_KEY_NONE, LISTS_KEY_SET, LISTS_KEY_MAP, LISTS_KEY_ALIAS };
@@ -70,6 +85,11 @@ struct lists *lists_reload(const struct lists *old, struct redis_client *redis,
 			   char *err, size_t errsize);
 
 const struct pattern_list *lists_get(const struct lists *lists, enum list_id id);
+/* A field of a hash (case-insensitive), or NULL. */
+const char *lists_map_get(const struct lists *lists, enum map_id id, const char *key);
+/* The targets of alias key ("user@example.com", "postmaster@*"): the first,
+ * then strmap_next() for each of the *count - 1 others; NULL if none. */
+const char *lists_alias(const struct lists *lists, const char *key, size_t *count);
 enum list_kind lists_key_kind(const struct lists *lists, const char *key);
 /* Entries in all lists (members, fields, aliases), for the log. */
 size_t lists_entries(const struct lists *lists);

@@ -246,6 +246,62 @@ test_reload_shares_parts(void **state)
 	lists_release(next);
 }
 
+/* The hashes and the aliases: read in full, then one changed alias alone,
+ * the others kept. */
+static void
+test_maps_and_aliases(void **state)
+{
+	struct lists *l = lists_new("t6:"), *next;
+	const char *keys[] = { "t6:alias:info@example.com" };
+	char key[64], err[256];
+	const char *v;
+	size_t count;
+	int i, skipped;
+
+	(void)state;
+	redis("HSET %s %s new.example", "t6:domainmap", "old.example");
+	redis("HSET %s Shop.Example %s", "t6:catchall", "orders@shop.example");
+	redis("SADD %s %s", "t6:alias:info@example.com", "anna@example.com");
+	redis("SADD %s %s", "t6:alias:info@example.com", "info@example.com");
+	redis("SADD %s %s", "t6:alias:postmaster@*", "admin@example.com");
+	for (i = 0; i < 2500; i++) {	/* more than one SCAN page and pipeline */
+		snprintf(key, sizeof(key), "t6:alias:u%d@example.com", i);
+		redis("SADD %s %s", key, "target@example.net");
+	}
+	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_string_equal(lists_map_get(l, MAP_DOMAINMAP, "OLD.example"), "new.example");
+	assert_string_equal(lists_map_get(l, MAP_CATCHALL, "shop.example"), "orders@shop.example");
+	assert_null(lists_map_get(l, MAP_COPY_DOMAIN, "shop.example"));
+	v = lists_alias(l, "Info@Example.com", &count);
+	assert_int_equal(count, 2);
+	assert_true(strcmp(v, "anna@example.com") == 0 || strcmp(v, "info@example.com") == 0);
+	assert_non_null(strstr("anna@example.com info@example.com", strmap_next(v)));
+	v = lists_alias(l, "postmaster@*", &count);
+	assert_int_equal(count, 1);
+	assert_string_equal(v, "admin@example.com");
+	assert_non_null(lists_alias(l, "u2499@example.com", &count));
+	assert_int_equal(lists_entries(l), 2 + 2 + 2500);
+	assert_int_equal(lists_key_kind(l, "t6:alias:x@y"), LISTS_KEY_ALIAS);
+	assert_int_equal(lists_key_kind(l, "t6:catchall"), LISTS_KEY_MAP);
+
+	redis("SREM %s %s", "t6:alias:info@example.com", "anna@example.com");
+	next = lists_reload(l, client, keys, 1, &skipped, err, sizeof(err));
+	assert_non_null(next);
+	v = lists_alias(next, "info@example.com", &count);
+	assert_int_equal(count, 1);
+	assert_string_equal(v, "info@example.com");
+	assert_non_null(lists_alias(next, "u17@example.com", &count));	/* kept */
+	assert_ptr_equal(lists_get(next, LIST_PERMIT_IP), lists_get(l, LIST_PERMIT_IP));
+	redis("DEL %s%s", "t6:alias:", "info@example.com");
+	lists_release(l);
+	l = lists_reload(next, client, keys, 1, &skipped, err, sizeof(err));
+	assert_non_null(l);
+	assert_null(lists_alias(l, "info@example.com", &count));
+	assert_int_equal(lists_entries(l), 2 + 1 + 2500);
+	lists_release(next);
+	lists_release(l);
+}
+
 static struct sluice_config cache_cfg;
 static char cache_prefix[] = "t5:";
 
@@ -377,6 +433,7 @@ main(void)
 		cmocka_unit_test(test_redis_down_keeps_lists),
 		cmocka_unit_test(test_regex_members),
 		cmocka_unit_test(test_reload_shares_parts),
+		cmocka_unit_test(test_maps_and_aliases),
 		cmocka_unit_test(test_cache_follows_changes),
 		cmocka_unit_test(test_swap_under_readers),
 	};
