@@ -30,6 +30,9 @@
 #define DEBOUNCE_KEYS 64	/* more changed keys than this: read everything */
 #define RETRY_MS 1000		/* after a failed connect */
 #define WARN_EVERY 60		/* seconds between two warnings of one kind */
+/* Regexes are tried one by one (about 0.13 us each with PCRE2's JIT,
+ * 1 us without): past this many in one list, say what it costs. */
+#define REGEX_WARN 100
 
 struct list_cache {
 	pthread_t thread;
@@ -58,7 +61,7 @@ struct refresher {
 	bool tracking;
 	const struct lists *lists;	/* the last snapshot made */
 	time_t next_resync;
-	time_t failure_warned, skipped_warned;
+	time_t failure_warned, skipped_warned, regex_warned;
 };
 
 static long
@@ -103,6 +106,18 @@ warn_failure(struct refresher *r, const char *why)
 {
 	if (due(&r->failure_warned, time(NULL)))
 		log_warning("redis lists not refreshed, using the last ones: %s", why);
+}
+
+static void
+warn_regexes(struct refresher *r, const struct lists *lists)
+{
+	size_t count;
+	const char *key = lists_most_regexes(lists, &count);
+
+	if (key && count > REGEX_WARN && due(&r->regex_warned, time(NULL)))
+		log_warning("lists: %s holds %zu /regex/ members: every lookup tries each "
+			    "(about %zu us per address); exact addresses and domains cost "
+			    "nothing extra", key, count, (count * 13 + 99) / 100);
 }
 
 static void
@@ -201,6 +216,7 @@ full_read(struct refresher *r)
 	publish(r, next);
 	log_info("lists: loaded %zu entries in %ld ms (full)", lists_entries(next), ms_since(&t0));
 	warn_skipped(r, skipped, err);
+	warn_regexes(r, next);
 }
 
 static void
@@ -223,6 +239,7 @@ reload_keys(struct refresher *r, const char *const *keys, size_t nkeys)
 		log_info("lists: %s reloaded: %zu entries in %ld ms", keys[i],
 			 lists_key_entries(next, keys[i]), ms_since(&t0));
 	warn_skipped(r, skipped, err);
+	warn_regexes(r, next);
 }
 
 /* Adds the keys of one invalidation message to keys[]; false when the

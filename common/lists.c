@@ -209,3 +209,18 @@ lists_entries(const struct lists *lists)
 		n += lists->maps[i] ? lists->maps[i]->map.count : 0;
 	return n + (lists->aliases ? lists->aliases->map.count : 0);
 }
+
+const char *
+lists_most_regexes(const struct lists *lists, size_t *count)
+{
+	const char *key = NULL;
+	int i;
+
+	*count = 0;
+	for (i = 0; i < LIST_COUNT; i++)
+		if (lists_get(lists, i)->regex_count > *count) {
+			*count = lists_get(lists, i)->regex_count;
+			key = lists->key[i];
+		}
+	return key;
+}

@@ -94,6 +94,8 @@ enum list_kind lists_key_kind(const struct lists *lists, const char *key);
 /* Entries in all lists (members, fields, aliases), for the log. */
 size_t lists_entries(const struct lists *lists);
 size_t lists_key_entries(const struct lists *lists, const char *key);
+/* The list with the most /regex/ members (NULL if none has any). */
+const char *lists_most_regexes(const struct lists *lists, size_t *count);
 /* The key prefixes a change notification must cover (for CLIENT
  * TRACKING ... PREFIX), NULL-terminated, without the common prefix. */
 extern const char *const lists_tracked_prefixes[];
