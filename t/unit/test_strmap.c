@@ -155,7 +155,7 @@ test_aliases(void **state)
  * the end (the last add wins), keys compared caseless. */
 struct ref {
 	char key[16];
-	char values[4][8];
+	char values[4][32];
 	size_t n;
 };
 
