@@ -336,6 +336,26 @@ pattern_list_size(const struct pattern_list *list)
 	return list->exact_count + list->regex_count + list->net_count;
 }
 
+size_t
+pattern_list_bytes(const struct pattern_list *list)
+{
+	const struct pattern_chunk *c;
+	size_t bytes, i, size;
+
+	bytes = list->exact_cap * sizeof(char *) + list->regex_cap * sizeof(*list->regex)
+	    + ipset_bytes(&list->nets);
+	for (c = list->chunks; c != NULL; c = c->next)
+		bytes += sizeof(*c) + c->size;
+	for (i = 0; i < list->regex_count; i++) {
+		bytes += strlen(list->regex[i].source) + 1;
+		if (list->regex[i].code != NULL
+		    && pcre2_pattern_info((const pcre2_code *)list->regex[i].code,
+					  PCRE2_INFO_SIZE, &size) == 0)
+			bytes += size;
+	}
+	return bytes;
+}
+
 void
 pattern_list_free(struct pattern_list *list)
 {

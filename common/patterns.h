@@ -25,6 +25,9 @@
  *                          parent ("mail.example.com" matches "example.com").
  *   pattern_match_ip()      any network contains the address: a binary
  *                          search, O(log n), however long the list.
+ *   pattern_list_bytes()   the heap bytes the list holds (its arrays, the
+ *                          text, the compiled regexes; not malloc's own
+ *                          overhead), for the logs and the memory budget.
  *
  * Contract: an item is at most PATTERN_ITEM_MAX bytes, a /regex/ with its
  * slashes; a regex whose compiled form exceeds PATTERN_REGEX_SIZE_MAX
@@ -82,6 +85,7 @@ const char *pattern_check(const char *item);
 void pattern_list_seal(struct pattern_list *list);
 void pattern_list_free(struct pattern_list *list);
 size_t pattern_list_size(const struct pattern_list *list);
+size_t pattern_list_bytes(const struct pattern_list *list);
 
 bool pattern_match_address(const struct pattern_list *list, const char *address);
 bool pattern_match_domain(const struct pattern_list *list, const char *domain, bool parents);

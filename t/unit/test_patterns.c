@@ -329,6 +329,7 @@ test_networks_range_set(void **state)
 	assert_int_equal(pattern_list_add(&l, "::ffff:10.0.1.0/120", NULL), 0);
 	pattern_list_seal(&l);
 	assert_int_equal(ipset_ranges(&l.nets), 1);	/* adjacent: merged */
+	assert_int_equal(pattern_list_bytes(&l), sizeof(struct ipset_range4));
 	assert_int_equal(pattern_list_size(&l), 3);	/* members, not ranges */
 	pattern_list_free(&l);
 
@@ -404,8 +405,10 @@ test_exact_items_packed(void **state)
 		assert_false(pattern_match_address(&l, text));
 	}
 	assert_true(pattern_match_domain(&l, "user7.name@partner-7.example.com", false));
-	print_message("patterns: %d addresses, %zu bytes of text, %zu bytes in use (%.1f per address)\n",
-		      N, strings, used, (double)used / N);
+	print_message("patterns: %d addresses, %zu bytes of text, %zu bytes in use (%.1f per address), "
+		      "%zu counted\n", N, strings, used, (double)used / N, pattern_list_bytes(&l));
+	assert_true(pattern_list_bytes(&l) >= strings + N * sizeof(char *));
+	assert_true(pattern_list_bytes(&l) <= strings + N * (sizeof(char *) + 1));
 	if (before == 0 && used == 0) {
 		/* a sanitizer's allocator: mallinfo2() knows nothing of it */
 		pattern_list_free(&l);
