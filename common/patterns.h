@@ -17,12 +17,17 @@
  *                          item (length, regex syntax and compiled size);
  *                          the config check (-t) uses it, so sluice.conf
  *                          and the Redis lists accept the same regexes.
- *   pattern_list_seal()    sorts the items for binary search; call it once
- *                          after the last add, before matching.
+ *   pattern_list_seal()    sorts the items for binary search and merges the
+ *                          networks into a range set (ipset.h); call it
+ *                          once after the last add, before matching.
  *   pattern_match_address() the address itself, its domain, or a regex.
  *   pattern_match_domain()  the domain, or with parents=true also any
  *                          parent ("mail.example.com" matches "example.com").
- *   pattern_match_ip()      any network contains the address.
+ *   pattern_match_ip()      any network contains the address: a binary
+ *                          search, O(log n), however long the list.
+ *   pattern_list_bytes()   the heap bytes the list holds (its arrays, the
+ *                          text, the compiled regexes; not malloc's own
+ *                          overhead), for the logs and the memory budget.
  *
  * Contract: an item is at most PATTERN_ITEM_MAX bytes, a /regex/ with its
  * slashes; a regex whose compiled form exceeds PATTERN_REGEX_SIZE_MAX
@@ -41,6 +46,7 @@
 #include <stddef.h>
 
 #include "address.h"
+#include "ipset.h"
 #include "network.h"
 
 #define PATTERN_ITEM_MAX ADDRESS_MAX	/* 256 bytes, "/re/" slashes included */
@@ -58,12 +64,17 @@ struct pattern_regex {
 	struct pcre2_real_code_8 *code;
 };
 
+/* A block of the arena that holds the exact items' text (patterns.c). */
+struct pattern_chunk;
+
 struct pattern_list {
 	char **exact;		/* lowercase addresses and domains, sorted */
 	size_t exact_count, exact_cap;
+	struct pattern_chunk *chunks;	/* where exact[i] point */
 	struct pattern_regex *regex;	/* sorted by source once sealed */
 	size_t regex_count, regex_cap;
-	struct net_list nets;
+	struct ipset nets;	/* merged ranges once sealed */
+	size_t net_count;	/* blocks added, for pattern_list_size() */
 };
 
 /* why: a reason valid until the next call in the same thread. */
@@ -74,6 +85,7 @@ const char *pattern_check(const char *item);
 void pattern_list_seal(struct pattern_list *list);
 void pattern_list_free(struct pattern_list *list);
 size_t pattern_list_size(const struct pattern_list *list);
+size_t pattern_list_bytes(const struct pattern_list *list);
 
 bool pattern_match_address(const struct pattern_list *list, const char *address);
 bool pattern_match_domain(const struct pattern_list *list, const char *domain, bool parents);

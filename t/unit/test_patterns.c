@@ -4,7 +4,9 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "patterns.h"
@@ -310,6 +312,115 @@ test_reuse_compiled(void **state)
 	pattern_list_free(&fresh);
 }
 
+/* Issue 8: the networks of a sealed list are a range set (merged, binary
+ * search), and it answers as the linear matcher over the blocks did. */
+static void
+test_networks_range_set(void **state)
+{
+	enum { N = 10000, PROBES = 5000 };
+	struct pattern_list l;
+	struct net_cidr *blocks = calloc(N, sizeof(*blocks));
+	uint32_t seed = 12345;
+	char text[NET_CIDR_STRLEN];
+	size_t i, j, hits = 0;
+
+	(void)state;
+	assert_non_null(blocks);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(pattern_list_add(&l, "10.0.0.0/25", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "10.0.0.128/25", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "::ffff:10.0.1.0/120", NULL), 0);
+	pattern_list_seal(&l);
+	assert_int_equal(ipset_ranges(&l.nets), 1);	/* adjacent: merged */
+	assert_int_equal(pattern_list_bytes(&l), sizeof(struct ipset_range4));
+	assert_int_equal(pattern_list_size(&l), 3);	/* members, not ranges */
+	pattern_list_free(&l);
+
+	/* the linear matcher of main over 10,000 /20../32 blocks in 0/2
+	 * (nested, overlapping, some adjacent), and the list of them as text */
+	for (i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		snprintf(text, sizeof(text), "%u.%u.%u.%u/%u", (seed >> 24) % 64, (seed >> 16) & 0xff,
+			 (seed >> 8) & 0xff, seed & 0xff, 20 + (seed >> 3) % 13);
+		assert_int_equal(net_cidr_parse(text, &blocks[i]), 0);
+		assert_int_equal(pattern_list_add(&l, text, NULL), 0);
+	}
+	pattern_list_seal(&l);
+	assert_true(ipset_ranges(&l.nets) < N);
+	for (i = 0; i < PROBES; i++) {
+		struct net_addr a;
+		bool want = false;
+
+		seed = seed * 1103515245u + 12345u;
+		if (i % 2) {
+			/* near a block: its network, plus 0..63 */
+			a = blocks[seed % N].addr;
+			a.bytes[3] = (unsigned char)(a.bytes[3] + ((seed >> 12) & 0x3f));
+		} else {
+			snprintf(text, sizeof(text), "%u.%u.%u.%u", (seed >> 24) % 65,
+				 (seed >> 16) & 0xff, (seed >> 8) & 0xff, seed & 0xff);
+			assert_int_equal(net_addr_parse(text, &a), 0);
+		}
+		for (j = 0; j < N && !want; j++)
+			want = net_cidr_contains(&blocks[j], &a);
+		assert_int_equal(pattern_match_ip(&l, &a), want);
+		hits += want;
+	}
+	print_message("patterns: %d blocks -> %zu ranges, %zu bytes; %zu of %d probes matched\n",
+		      N, ipset_ranges(&l.nets), ipset_bytes(&l.nets), hits, PROBES);
+	assert_true(hits > 0 && hits < PROBES);
+	pattern_list_free(&l);
+	free(blocks);
+}
+
+static size_t
+heap_in_use(void)
+{
+	struct mallinfo2 m = mallinfo2();
+
+	return m.uordblks + m.hblkhd;
+}
+
+/* Issue 8: 100,000 exact addresses cost their text and a pointer each,
+ * not a malloc chunk each (main: about 11 bytes more per address). */
+static void
+test_exact_items_packed(void **state)
+{
+	enum { N = 100000 };
+	struct pattern_list l;
+	char text[ADDRESS_MAX + 1];
+	size_t before, used, strings = 0, i;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	before = heap_in_use();
+	for (i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "User%zu.Name@Partner-%zu.example.com", i, i % 500);
+		strings += strlen(text) + 1;
+		assert_int_equal(pattern_list_add(&l, text, NULL), 0);
+	}
+	pattern_list_seal(&l);
+	used = heap_in_use() - before;
+	for (i = 0; i < N; i += 97) {
+		snprintf(text, sizeof(text), "user%zu.name@PARTNER-%zu.example.com", i, i % 500);
+		assert_true(pattern_match_address(&l, text));
+		snprintf(text, sizeof(text), "user%zu.name@partner-%zu.example.com", i, (i + 1) % 500);
+		assert_false(pattern_match_address(&l, text));
+	}
+	assert_true(pattern_match_domain(&l, "user7.name@partner-7.example.com", false));
+	print_message("patterns: %d addresses, %zu bytes of text, %zu bytes in use (%.1f per address), "
+		      "%zu counted\n", N, strings, used, (double)used / N, pattern_list_bytes(&l));
+	assert_true(pattern_list_bytes(&l) >= strings + N * sizeof(char *));
+	assert_true(pattern_list_bytes(&l) <= strings + N * (sizeof(char *) + 1));
+	if (before == 0 && used == 0) {
+		/* a sanitizer's allocator: mallinfo2() knows nothing of it */
+		pattern_list_free(&l);
+		skip();
+	}
+	assert_true(used <= strings + N * (sizeof(char *) + 2));
+	pattern_list_free(&l);
+}
+
 int
 main(void)
 {
@@ -325,6 +436,8 @@ main(void)
 		cmocka_unit_test(test_length_boundary),
 		cmocka_unit_test(test_regex_count_bounded),
 		cmocka_unit_test(test_reuse_compiled),
+		cmocka_unit_test(test_networks_range_set),
+		cmocka_unit_test(test_exact_items_packed),
 	};
 
 	return cmocka_run_group_tests_name("patterns", tests, setup, teardown);
