@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup
 
 all: $(PROGS)
 
@@ -117,6 +117,14 @@ demo-stop:
 # (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
 $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
+# The cost of one lookup in the list cache, next to a lookup per message
+# in Redis (bench/lists-lookup.c); REDIS_SOCKET names a Redis that holds
+# the lists (bench/lists-bench.sh loads one).
+$(BUILD)/bench/lists-lookup: $(BUILD)/bench/lists-lookup.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+bench-lists-lookup: $(BUILD)/bench/lists-lookup
+	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@bash bench/greylist-vs-postgrey.sh $(BUILD)
