@@ -1,2 +1,0 @@
-build-tsan/common/endpoint.o: common/endpoint.c common/endpoint.h
-common/endpoint.h:

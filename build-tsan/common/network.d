@@ -1,2 +1,0 @@
-build-tsan/common/network.o: common/network.c common/network.h
-common/network.h:

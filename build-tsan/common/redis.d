@@ -1,2 +1,0 @@
-build-tsan/common/redis.o: common/redis.c common/redis.h
-common/redis.h:

@@ -1,2 +1,0 @@
-build-tsan/common/spf.o: common/spf.c common/spf.h
-common/spf.h:

@@ -1,2 +1,0 @@
-build-tsan/policyd/request.o: policyd/request.c policyd/request.h
-policyd/request.h:

@@ -1,5 +1,0 @@
-build-tsan/policyd/triplet.o: policyd/triplet.c common/network.h \
- policyd/triplet.h common/address.h
-common/network.h:
-policyd/triplet.h:
-common/address.h:
