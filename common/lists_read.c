@@ -69,117 +69,140 @@ add_members(const redisReply *page, const char *key, bool ip_only,
 
 enum read_result { READ_OK, READ_WRONGTYPE, READ_FAILED };
 
+/* What a page of a scan goes into. */
+struct page_sink {
+	const char *key;
+	bool ip_only;			/* sets: IP lists */
+	struct pattern_list *old;	/* sets: regexes to reuse */
+	struct list_part *part;
+	int *skipped;
+	char *err;
+	size_t errsize;
+};
+
+/* Each returns -1 when memory runs out. */
+typedef int (*page_fn)(const redisReply *page, struct page_sink *sink);
+
+static int
+set_page(const redisReply *page, struct page_sink *k)
+{
+	*k->skipped += add_members(page, k->key, k->ip_only, k->old, &k->part->set, k->err,
+				   k->errsize);
+	return 0;
+}
+
+static int
+map_page(const redisReply *page, struct page_sink *k)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < page->elements; i += 2) {
+		const redisReply *f = page->element[i], *v = page->element[i + 1];
+		const char *value = v->str;
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
+		    || strlen(f->str) != (size_t)f->len || strlen(v->str) != (size_t)v->len
+		    || f->len == 0 || f->len > ADDRESS_MAX || v->len > ADDRESS_MAX) {
+			note_skipped(k->err, k->errsize, k->key, f->type == REDIS_REPLY_STRING
+				     ? f->str : "?", "not a field and value of an address or domain");
+			(*k->skipped)++;
+			continue;
+		}
+		if (strmap_add(&k->part->map, f->str, &value, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
- * Reads set id of lists with SSCAN into a new part (*out; NULL for an
- * empty or absent set). A wrong type, or a page that is not what SSCAN
- * answers, leaves *out alone and says so in err.
+ * Walks key with cmd (SSCAN or HSCAN), one page per round trip, handing
+ * each page to fn. A reply that is not a scan page (WRONGTYPE) says so in
+ * err; a whole key lost says more than one bad member, so it takes the
+ * place of a member's note.
+ */
+static enum read_result
+scan_key(struct redis_client *redis, const char *cmd, const char *what, page_fn fn,
+	 struct page_sink *sink)
+{
+	char cursor[32] = "0";
+
+	do {
+		const char *argv[] = { cmd, sink->key, cursor, "COUNT", SCAN_COUNT };
+		redisReply *r = redis_command_argv(redis, 5, argv, NULL);
+
+		if (r == NULL) {
+			snprintf(sink->err, sink->errsize, "%s", redis_client_error(redis));
+			return READ_FAILED;
+		}
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+		    || r->element[0]->type != REDIS_REPLY_STRING
+		    || r->element[1]->type != REDIS_REPLY_ARRAY) {
+			snprintf(sink->err, sink->errsize, "%s: %s", sink->key,
+				 r->type == REDIS_REPLY_ERROR ? r->str : what);
+			(*sink->skipped)++;
+			freeReplyObject(r);
+			return READ_WRONGTYPE;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		if (fn(r->element[1], sink) < 0) {
+			snprintf(sink->err, sink->errsize, "out of memory");
+			freeReplyObject(r);
+			return READ_FAILED;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return READ_OK;
+}
+
+/*
+ * Reads set id of lists into a new part (*out; NULL for an empty or
+ * absent set), or hash id of lists (read_map). Anything but READ_OK
+ * leaves *out alone.
  */
 static enum read_result
 read_set(const struct lists *lists, int id, struct redis_client *redis,
 	 struct list_part **out, int *skipped, char *err, size_t errsize)
 {
-	const char *key = lists->key[id];
-	struct pattern_list *old = lists->sets[id] ? &lists->sets[id]->set : NULL;
-	struct list_part *part = part_new();
-	char cursor[32] = "0";
+	struct page_sink sink = { lists->key[id], is_ip_list(id),
+				  lists->sets[id] ? &lists->sets[id]->set : NULL,
+				  part_new(), skipped, err, errsize };
+	enum read_result r;
 
-	if (part == NULL) {
+	if (sink.part == NULL) {
 		snprintf(err, errsize, "out of memory");
 		return READ_FAILED;
 	}
-	do {
-		const char *argv[] = { "SSCAN", key, cursor, "COUNT", SCAN_COUNT };
-		redisReply *r = redis_command_argv(redis, 5, argv, NULL);
-
-		if (r == NULL) {
-			snprintf(err, errsize, "%s", redis_client_error(redis));
-			part_release(part);
-			return READ_FAILED;
-		}
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
-		    || r->element[0]->type != REDIS_REPLY_STRING
-		    || r->element[1]->type != REDIS_REPLY_ARRAY) {
-			/* A whole key lost says more than one bad member: it
-			 * takes the place of a member's note in err. */
-			snprintf(err, errsize, "%s: %s", key,
-				 r->type == REDIS_REPLY_ERROR ? r->str : "not a set");
-			(*skipped)++;
-			freeReplyObject(r);
-			part_release(part);
-			return READ_WRONGTYPE;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		*skipped += add_members(r->element[1], key, is_ip_list(id), old, &part->set,
-					err, errsize);
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	pattern_list_seal(&part->set);
-	if (pattern_list_size(&part->set) == 0) {
-		part_release(part);
-		part = NULL;
+	if ((r = scan_key(redis, "SSCAN", "not a set", set_page, &sink)) != READ_OK) {
+		part_release(sink.part);
+		return r;
 	}
-	*out = part;
+	pattern_list_seal(&sink.part->set);
+	if (pattern_list_size(&sink.part->set) == 0) {
+		part_release(sink.part);
+		sink.part = NULL;
+	}
+	*out = sink.part;
 	return READ_OK;
 }
 
-/* Reads hash id with HSCAN into a new part, as read_set() does a set. */
 static enum read_result
 read_map(const struct lists *lists, int id, struct redis_client *redis,
 	 struct list_part **out, int *skipped, char *err, size_t errsize)
 {
-	const char *key = lists->map_key[id];
-	struct list_part *part = part_new();
-	char cursor[32] = "0";
-	size_t i;
+	struct page_sink sink = { lists->map_key[id], false, NULL, part_new(), skipped,
+				  err, errsize };
+	enum read_result r;
 
-	if (part == NULL) {
+	if (sink.part == NULL) {
 		snprintf(err, errsize, "out of memory");
 		return READ_FAILED;
 	}
-	do {
-		const char *argv[] = { "HSCAN", key, cursor, "COUNT", SCAN_COUNT };
-		redisReply *r = redis_command_argv(redis, 5, argv, NULL), *page;
-
-		if (r == NULL) {
-			snprintf(err, errsize, "%s", redis_client_error(redis));
-			part_release(part);
-			return READ_FAILED;
-		}
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
-		    || r->element[0]->type != REDIS_REPLY_STRING
-		    || r->element[1]->type != REDIS_REPLY_ARRAY) {
-			snprintf(err, errsize, "%s: %s", key,
-				 r->type == REDIS_REPLY_ERROR ? r->str : "not a hash");
-			(*skipped)++;
-			freeReplyObject(r);
-			part_release(part);
-			return READ_WRONGTYPE;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		page = r->element[1];
-		for (i = 0; i + 1 < page->elements; i += 2) {
-			const redisReply *f = page->element[i], *v = page->element[i + 1];
-			const char *value = v->str;
-
-			if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING
-			    || strlen(f->str) != (size_t)f->len || strlen(v->str) != (size_t)v->len
-			    || f->len == 0 || f->len > ADDRESS_MAX || v->len > ADDRESS_MAX) {
-				note_skipped(err, errsize, key, f->type == REDIS_REPLY_STRING
-					     ? f->str : "?", "not a field and value of an address or domain");
-				(*skipped)++;
-				continue;
-			}
-			if (strmap_add(&part->map, f->str, &value, 1) < 0) {
-				snprintf(err, errsize, "out of memory");
-				freeReplyObject(r);
-				part_release(part);
-				return READ_FAILED;
-			}
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	strmap_seal(&part->map);
-	*out = part;
+	if ((r = scan_key(redis, "HSCAN", "not a hash", map_page, &sink)) != READ_OK) {
+		part_release(sink.part);
+		return r;
+	}
+	strmap_seal(&sink.part->map);
+	*out = sink.part;
 	return READ_OK;
 }
 

@@ -47,6 +47,20 @@
 #include "spf.h"
 #include "triplet.h"
 
+/* Both scripts begin so: an auto-allowlisted subject, or a triplet that
+ * passed before, passes (and is kept another auto_allowlist). */
+#define LUA_PASSED_ALREADY \
+	"local keep, clients = tonumber(ARGV[4]), tonumber(ARGV[5])\n" \
+	"if clients > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= clients then\n" \
+	"  redis.call('EXPIRE', KEYS[2], keep)\n" \
+	"  return { 'awl', 0 }\n" \
+	"end\n" \
+	"local seen = redis.call('GET', KEYS[1])\n" \
+	"if seen and string.sub(seen, 1, 1) == 'p' then\n" \
+	"  redis.call('EXPIRE', KEYS[1], keep)\n" \
+	"  return { 'known', 0 }\n" \
+	"end\n"
+
 /*
  * KEYS: triplet, pass counter. ARGV: clock offset (policyd.test_clock,
  * else 0), delay, retry_window, auto_allowlist, auto_allowlist_clients.
@@ -58,16 +72,7 @@ static const char greylist_lua[] =
 	"if redis.replicate_commands then redis.replicate_commands() end\n"
 	"local now = tonumber(redis.call('TIME')[1]) + tonumber(ARGV[1])\n"
 	"local delay, window = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-	"local keep, clients = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-	"if clients > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= clients then\n"
-	"  redis.call('EXPIRE', KEYS[2], keep)\n"
-	"  return { 'awl', 0 }\n"
-	"end\n"
-	"local seen = redis.call('GET', KEYS[1])\n"
-	"if seen and string.sub(seen, 1, 1) == 'p' then\n"
-	"  redis.call('EXPIRE', KEYS[1], keep)\n"
-	"  return { 'known', 0 }\n"
-	"end\n"
+	LUA_PASSED_ALREADY
 	"if not seen and delay > 0 then\n"
 	"  redis.call('SET', KEYS[1], now, 'EX', window)\n"
 	"  return { 'new', delay }\n"
@@ -90,16 +95,7 @@ static const char greylist_lua[] =
  * changes nothing.
  */
 static const char greylist_peek_lua[] =
-	"local keep, clients = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-	"if clients > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= clients then\n"
-	"  redis.call('EXPIRE', KEYS[2], keep)\n"
-	"  return { 'awl', 0 }\n"
-	"end\n"
-	"local seen = redis.call('GET', KEYS[1])\n"
-	"if seen and string.sub(seen, 1, 1) == 'p' then\n"
-	"  redis.call('EXPIRE', KEYS[1], keep)\n"
-	"  return { 'known', 0 }\n"
-	"end\n"
+	LUA_PASSED_ALREADY
 	"return { 'unknown', 0 }\n";
 
 /* reply->step while greylisting waits */
