@@ -259,75 +259,9 @@ start_daemon a policyd
 
 # ------------------------------------------------------------ the data ----
 
-# RESP for redis-cli --pipe, made once. Nothing here matches the load's
-# clients (policy-load never uses 10/8, 172/8, 192/8 or IPv6 clients) nor
-# its senders (@cN.example.net) nor its recipients (userN@example.com).
-# Members go 1000 to a command. The alias targets are 1 to 3 per alias,
-# local mailboxes and external partners.
+# RESP for redis-cli --pipe, made once (bench/lists-resp.awk says what).
 gen_resp() {
-	LC_ALL=C awk -v what="$1" -v big="$BIG" -v marker="$MARKER" '
-	function emit(n, a,   i, s) {
-		s = "*" n "\r\n"
-		for (i = 1; i <= n; i++)
-			s = s "$" length(a[i]) "\r\n" a[i] "\r\n"
-		printf "%s", s
-	}
-	# sadd KEY FIRST COUNT: members m(FIRST) .. m(FIRST+COUNT-1) in batches
-	function sadd(key, first, count, kind,   a, n, i) {
-		n = 0
-		for (i = first; i < first + count; i++) {
-			if (n == 0) { a[1] = "SADD"; a[2] = key; n = 2 }
-			a[++n] = member(kind, i)
-			if (n == 1002) { emit(n, a); n = 0 }
-		}
-		if (n > 2) emit(n, a)
-	}
-	function member(kind, i,   j) {
-		if (kind == "cidr") {
-			if (i < 65536)
-				return sprintf("10.%d.%d.0/24", int(i / 256), i % 256)
-			j = i - 65536
-			if (j < 24464)
-				return sprintf("172.%d.%d.%d/28", 16 + int(j / 4096), int(j / 16) % 256, (j % 16) * 16)
-			return sprintf("2001:db8:%x::/48", i - 90000)
-		}
-		if (kind == "host")	# step 4: host routes in 10/8 and 11/8
-			return sprintf("%d.%d.%d.%d/32", 10 + int(i / 16777216), int(i / 65536) % 256,
-				       int(i / 256) % 256, i % 256)
-		if (kind == "mailbox")
-			return sprintf("spam%d@sender%d.example.org", i, i % 5000)
-		if (kind == "regex")
-			return sprintf("/.*@hoster[0-9]+\\.example%d/", i)
-	}
-	BEGIN {
-		if (what == "lists") {
-			for (i = 0; i < 10000; i++) {
-				a[1] = "SADD"; a[2] = sprintf("sluice:alias:alias%d@example.com", i)
-				n = 1 + i % 3
-				for (k = 1; k <= n; k++)
-					a[2 + k] = (k == 3) ? sprintf("alias%d@partner%d.example.net", i, i % 50) \
-							    : sprintf("user%d@example.com", (i * 7 + k) % 20000)
-				emit(2 + n, a)
-			}
-			sadd("sluice:forbid:mailbox", 0, 100000, "mailbox")
-			sadd("sluice:permit:mailbox", 0, 100, "regex")
-			sadd("sluice:permit:ip", 0, 100000, "cidr")
-			a[1] = "SADD"; a[2] = "sluice:permit:ip"; a[3] = marker; emit(3, a)
-		} else if (what == "unload") {
-			a[1] = "UNLINK"; a[2] = "sluice:permit:ip"; a[3] = "sluice:forbid:mailbox"
-			a[4] = "sluice:permit:mailbox"; emit(4, a)
-			n = 0
-			for (i = 0; i < 10000; i++) {
-				if (n == 0) { a[1] = "UNLINK"; n = 1 }
-				a[++n] = sprintf("sluice:alias:alias%d@example.com", i)
-				if (n == 1001) { emit(n, a); n = 0 }
-			}
-			if (n > 1) emit(n, a)
-		} else if (what == "big") {
-			sadd("sluice:permit:ip", 0, big, "host")
-			a[1] = "SADD"; a[2] = "sluice:permit:ip"; a[3] = marker; emit(3, a)
-		}
-	}'
+	LC_ALL=C awk -v what="$1" -v big="$BIG" -v marker="$MARKER" -f "$REPO/bench/lists-resp.awk"
 }
 gen_resp lists >"$STATE/lists.resp" && gen_resp unload >"$STATE/unload.resp" &&
 	gen_resp big >"$STATE/big.resp" || die "cannot write the RESP files"
@@ -559,13 +493,19 @@ echo "second daemon started; it applied the loaded lists: $B_LOADED (waited up t
 declare -A PROP=()
 # prop_tries STATE BASE: TRIES clients 203.0.113.BASE+t
 prop_tries() {
-	local st=$1 base=$2 t ip la lb t0 d pa pb
-	printf '%-7s %-5s %-16s %12s %12s\n' lists try client daemon_a_ms daemon_b_ms
+	local st=$1 base=$2 t ip la lb t0 d pa pb note
+	printf '%-7s %-5s %-16s %12s %12s  %s\n' lists try client daemon_a_ms daemon_b_ms note
 	for t in $(seq 1 "$TRIES"); do
 		ip=203.0.113.$((base + t))
-		for d in "$SOCK_A" "$SOCK_B"; do
-			"${IN_NS[@]}" "$PROBE" -s "$d" -c "$ip" -e defer -k 1 -C 1 -W 2000 -x before >/dev/null ||
-				INVALID="$INVALID; $ip is not greylisted before the SADD"
+		note=
+		# Before the SADD the client is greylisted; a daemon that cannot
+		# say so within 2 s (only Redis errors) is noted, not fatal: that
+		# is the trouble this benchmark is about.
+		for d in a b; do
+			"${IN_NS[@]}" "$PROBE" -s "$([ $d = a ] && echo "$SOCK_A" || echo "$SOCK_B")" -c "$ip" \
+				-e defer -k 1 -C 1 -W 2000 -x before >"$STATE/out/prop-$st-$t-$d-before.txt" 2>&1 ||
+				note="$note daemon $d: no DEFER before the SADD ($(kv "$(tail -n 1 \
+					"$STATE/out/prop-$st-$t-$d-before.txt")" last));"
 		done
 		t0=$(now_ns)
 		rcli SADD sluice:permit:ip "$ip" >/dev/null || die "redis-cli SADD failed"
@@ -586,8 +526,8 @@ prop_tries() {
 				PROP[$st,$d,$t]=inf
 			fi
 		done
-		printf '%-7s %-5s %-16s %12s %12s\n' "$st" "$t" "$ip" \
-			"${PROP[$st,a,$t]/inf/not seen}" "${PROP[$st,b,$t]/inf/not seen}"
+		printf '%-7s %-5s %-16s %12s %12s  %s\n' "$st" "$t" "$ip" \
+			"${PROP[$st,a,$t]/inf/not seen}" "${PROP[$st,b,$t]/inf/not seen}" "$note"
 	done
 }
 
@@ -719,26 +659,26 @@ ok_idle=$(yes_no "$IDLE_TICKS <= $IDLE * $HZ / 100")	# at most 1% of a CPU
 [ "$prop_worst" != inf ] && ok_prop=$(yes_no "$prop_worst <= $TARGET_PROP_MS")
 [ -n "$BIG_MS" ] && [ "$BIG_MS" != none ] && [ "$DURING_ERR" = 0 ] && [ "$DURING_GL" = 0 ] && ok_big=yes
 [ "$EVER_LOADED" = yes ] || ok_ratio="no (the lists never loaded)"
-printf '%-44s %-28s %-14s %s\n' measure value target met
-printf '%-44s %-28s %-14s %s\n' "req/s, lists empty (median)" "${MED[empty,rps]}" "" ""
-printf '%-44s %-28s %-14s %s\n' "req/s, lists loaded (median)" "${MED[loaded,rps]}" "" ""
-printf '%-44s %-28s %-14s %s\n' "loaded/empty" "${RATIO}x" ">= ${TARGET_RATIO}x" "$ok_ratio"
-printf '%-44s %-28s %-14s %s\n' "p99 empty / loaded (us)" "${MED[empty,p99_us]} / ${MED[loaded,p99_us]}" \
+printf '%-44s %-36s %-10s %s\n' measure value target met
+printf '%-44s %-36s %-10s %s\n' "req/s, lists empty (median)" "${MED[empty,rps]}" "" ""
+printf '%-44s %-36s %-10s %s\n' "req/s, lists loaded (median)" "${MED[loaded,rps]}" "" ""
+printf '%-44s %-36s %-10s %s\n' "loaded/empty" "${RATIO}x" ">= ${TARGET_RATIO}x" "$ok_ratio"
+printf '%-44s %-36s %-10s %s\n' "p99 empty / loaded (us)" "${MED[empty,p99_us]} / ${MED[loaded,p99_us]}" \
 	"<= $TARGET_P99_US" "$ok_p99"
-printf '%-44s %-28s %-14s %s\n' "greylist=error per run empty / loaded" "${MED[empty,glerr]} / ${MED[loaded,glerr]}" "0" ""
-printf '%-44s %-28s %-14s %s\n' "451 answers per run empty / loaded" "${MED[empty,other]} / ${MED[loaded,other]}" "0" ""
-printf '%-44s %-28s %-14s %s\n' "sluice-policyd cpu/req empty / loaded (us)" "${MED[empty,cpu]} / ${MED[loaded,cpu]}" "" ""
-printf '%-44s %-28s %-14s %s\n' "sluice-policyd RSS empty / loaded (MB)" "${MED[empty,rss]} / ${MED[loaded,rss]}" "<= 24" ""
-printf '%-44s %-28s %-14s %s\n' "100k lists applied after" "${LOADS[0]:-n/a}" "" ""
-printf '%-44s %-28s %-14s %s\n' "redis-server idle CPU ($IDLE s, lists loaded)" "$IDLE_TICKS ticks ($IDLE_PCT%)" \
+printf '%-44s %-36s %-10s %s\n' "greylist=error per run empty / loaded" "${MED[empty,glerr]} / ${MED[loaded,glerr]}" "0" ""
+printf '%-44s %-36s %-10s %s\n' "451 answers per run empty / loaded" "${MED[empty,other]} / ${MED[loaded,other]}" "0" ""
+printf '%-44s %-36s %-10s %s\n' "sluice-policyd cpu/req empty / loaded (us)" "${MED[empty,cpu]} / ${MED[loaded,cpu]}" "" ""
+printf '%-44s %-36s %-10s %s\n' "sluice-policyd RSS empty / loaded (MB)" "${MED[empty,rss]} / ${MED[loaded,rss]}" "<= 24" ""
+printf '%-44s %-36s %-10s %s\n' "100k lists applied after" "${LOADS[0]:-n/a}" "" ""
+printf '%-44s %-36s %-10s %s\n' "redis-server idle CPU ($IDLE s, lists loaded)" "$IDLE_TICKS ticks ($IDLE_PCT%)" \
 	"near 0" "$ok_idle"
-printf '%-44s %-28s %-14s %s\n' "propagation a / b, lists loaded (ms)" \
+printf '%-44s %-36s %-10s %s\n' "propagation a / b, lists loaded (ms)" \
 	"${PMED[loaded,a]/inf/never} / ${PMED[loaded,b]/inf/never}" "<= $TARGET_PROP_MS" "$ok_prop"
-printf '%-44s %-28s %-14s %s\n' "propagation a / b, lists empty (ms)" \
+printf '%-44s %-36s %-10s %s\n' "propagation a / b, lists empty (ms)" \
 	"${PMED[empty,a]/inf/never} / ${PMED[empty,b]/inf/never}" "<= $TARGET_PROP_MS" ""
-printf '%-44s %-28s %-14s %s\n' "$BIG CIDRs applied after" "$BIG_RESULT" "" ""
-printf '%-44s %-28s %-14s %s\n' "  while loading: median req/s, errors" \
-	"$(median "${DURING_RPS[@]+"${DURING_RPS[@]}"}"), $DURING_ERR, $DURING_GL gl_err" "0 errors" "$ok_big"
+printf '%-44s %-36s %-10s %s\n' "$BIG CIDRs applied after" "$BIG_RESULT" "" ""
+printf '%-44s %-36s %-10s %s\n' "  while loading: median req/s, errors" \
+	"$(median "${DURING_RPS[@]+"${DURING_RPS[@]}"}") req/s, $DURING_ERR err+451, $DURING_GL gl_err" "0 errors" "$ok_big"
 
 if [ -n "$INVALID" ]; then
 	echo "RESULT: INVALID${INVALID/#;/:}"
