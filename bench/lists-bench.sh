@@ -282,10 +282,16 @@ kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 now_ns() { date +%s%N; }
 ms_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.0f", (b - a) / 1e6 }'; }
 
-# The daemon's own lines about its lists, since byte OFFSET of LOG.
+# The daemon's own lines about its lists since byte OFFSET of LOG: how
+# many, and the last two (the last reload is the one that counts).
 list_lines() {
+	local f=$STATE/out/list-lines.txt n
 	tail -c +"$(($2 + 1))" "$1" 2>/dev/null | grep -E 'lists[: ]' | grep -v ' greylist=' |
-		sed 's/^[^:]*\[[0-9]*\]: //' | sort | uniq -c | sort -rn | head -n 4
+		sed 's/^[^:]*\[[0-9]*\]: //' >"$f"
+	n=$(wc -l <"$f")
+	[ "$n" -gt 0 ] || return 0
+	echo "$n line(s) about the lists, the last:"
+	tail -n 2 "$f"
 }
 fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
