@@ -584,6 +584,7 @@ big_t0=
 declare -a DURING_RPS=() DURING_P99=()
 DURING_ERR=0
 DURING_GL=0
+DURING_REQ=0
 while :; do
 	slice=$((slice + 1))
 	off=$(fsize "$LOG_A")
@@ -635,6 +636,7 @@ while :; do
 			DURING_P99+=("$(kv "$line" p99_us)")
 			DURING_ERR=$((DURING_ERR + $(kv "$line" errors) + $(kv "$line" other)))
 			DURING_GL=$((DURING_GL + gl))
+			DURING_REQ=$((DURING_REQ + $(kv "$line" requests)))
 		fi
 	fi
 	alive policyd || { INVALID="$INVALID; sluice-policyd died in step 4 (log: $LOG_A)"; break; }
@@ -647,7 +649,9 @@ if [ -n "${PIDS[pipe]:-}" ]; then
 fi
 P99_MAX=$(printf '%s\n' "${DURING_P99[@]+"${DURING_P99[@]}"}" | sort -g | tail -n 1)
 echo "applied after: $BIG_RESULT; while loading: req/s median $(median "${DURING_RPS[@]+"${DURING_RPS[@]}"}")," \
-	"worst slice p99 ${P99_MAX:-n/a} us, load errors + other answers $DURING_ERR, greylist=error $DURING_GL"
+	"worst slice p99 ${P99_MAX:-n/a} us, load errors + other answers $DURING_ERR of $DURING_REQ requests" \
+	"($(awk -v e="$DURING_ERR" -v n="$DURING_REQ" 'BEGIN { printf "%.0f", (n > 0 ? 100 * e / n : 0) }')%)," \
+	"greylist=error $DURING_GL"
 BIG_LOG=$(list_lines "$LOG_A" 0)
 [ -n "$BIG_LOG" ] && printf '%s\n' "$BIG_LOG" | sed 's/^/      daemon log: /'
 : >"$LOG_A"
