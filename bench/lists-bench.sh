@@ -36,6 +36,7 @@
 #   ROUNDS [3]  DURATION [5] (seconds per run)  WARMUP [1]  CONNS [8]
 #   POOL [1000000] (distinct triplets)  IDLE [10] (seconds, step 2)
 #   TRIES [5] (step 3)  LOAD_WAIT [30] (seconds to wait for a load)
+#   SETTLE [10] (seconds to wait for Redis to be quiet after a change)
 #   BIG [1000000] (CIDRs of step 4)  SLICE [2] (seconds per load slice, step 4)
 #   KEEP=1  keep the state directory (configs, logs, outputs)
 #
@@ -57,6 +58,7 @@ POOL=${POOL:-1000000}
 IDLE=${IDLE:-10}
 TRIES=${TRIES:-5}
 LOAD_WAIT=${LOAD_WAIT:-30}
+SETTLE=${SETTLE:-10}
 BIG=${BIG:-1000000}
 SLICE=${SLICE:-2}
 KEEP=${KEEP:-0}
@@ -86,6 +88,7 @@ int_ok "$POOL" 1 50000000 || die "POOL must be 1..50000000"
 int_ok "$IDLE" 1 600 || die "IDLE must be 1..600 seconds"
 int_ok "$TRIES" 1 100 || die "TRIES must be 1..100"
 int_ok "$LOAD_WAIT" 1 600 || die "LOAD_WAIT must be 1..600 seconds"
+int_ok "$SETTLE" 0 600 || die "SETTLE must be 0..600 seconds"
 int_ok "$BIG" 1000 16000000 || die "BIG must be 1000..16000000"
 int_ok "$SLICE" 1 60 || die "SLICE must be 1..60 seconds"
 num_ok "$DURATION" && awk -v d="$DURATION" 'BEGIN { exit !(d >= 0.1 && d <= 600) }' ||
@@ -350,6 +353,35 @@ cpu_ticks() {
 	done
 	echo "$sum"
 }
+# settle: after a change of the lists, wait (up to SETTLE s) until
+# redis-server is quiet (at most 2 ticks in each of two half-seconds in a
+# row), so a run measures the state, not the daemon still digesting the
+# change. Sets SETTLED ("quiet after T s" or "Redis busy P% after SETTLE s").
+settle() {
+	local n=0 quiet=0 a b
+	SETTLED=
+	LAST_BUSY=0
+	[ "$SETTLE" -gt 0 ] || return 0
+	a=$(cpu_ticks "${PIDS[redis]}")
+	while [ "$n" -lt $((SETTLE * 2)) ]; do
+		sleep 0.5
+		n=$((n + 1))
+		b=$(cpu_ticks "${PIDS[redis]}")
+		if [ $((b - a)) -le 2 ]; then
+			quiet=$((quiet + 1))
+			[ "$quiet" -ge 2 ] && break
+		else
+			quiet=0
+		fi
+		LAST_BUSY=$(awk -v t=$((b - a)) -v hz="$HZ" 'BEGIN { printf "%.0f", 200 * t / hz }')
+		a=$b
+	done
+	if [ "$quiet" -ge 2 ]; then
+		SETTLED="Redis quiet after $(awk -v n="$n" 'BEGIN { printf "%.1f", n / 2 }') s"
+	else
+		SETTLED="Redis still busy (${LAST_BUSY}% of a CPU) after $SETTLE s"
+	fi
+}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 median() {
@@ -430,12 +462,14 @@ run_one() {
 LOADS=()
 for r in $(seq 1 "$ROUNDS"); do
 	alive policyd && alive redis || break
-	[ "$r" -gt 1 ] && unload_lists "r$r" "$SOCK_A"
-	run_one "$r" empty
+	SETTLED=
+	[ "$r" -gt 1 ] && unload_lists "r$r" "$SOCK_A" && settle
+	run_one "$r" empty "$SETTLED"
 	alive policyd && alive redis || break
 	load_lists "r$r"
 	LOADS+=("$LOAD_RESULT")
-	run_one "$r" loaded "$LOAD_RESULT (redis-cli --pipe: $PIPE_MS ms)"
+	settle
+	run_one "$r" loaded "$LOAD_RESULT (redis-cli --pipe: $PIPE_MS ms); $SETTLED"
 	[ -n "$LOAD_LOG" ] && printf '%s\n' "$LOAD_LOG" | sed 's/^/      daemon log: /'
 done
 
@@ -550,6 +584,8 @@ PROP_STATES=()
 prop_tries loaded 0
 PROP_STATES+=(loaded)
 unload_lists prop "$SOCK_A" "$SOCK_B"
+settle
+echo "(lists deleted; $SETTLED)"
 prop_tries empty 100
 PROP_STATES+=(empty)
 declare -A PMED=()
