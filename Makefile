@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
 
 all: $(PROGS)
 
@@ -128,6 +128,15 @@ bench-lists-lookup: $(BUILD)/bench/lists-lookup
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@bash bench/greylist-vs-postgrey.sh $(BUILD)
+
+# Lists at scale: the policy load with the Redis lists empty and with
+# 100,000-entry lists, Redis idle CPU, propagation of a change to two
+# daemons, 1,000,000 CIDRs loaded under load (bench/README).
+$(BUILD)/bench/policy-probe: $(BUILD)/bench/policy-probe.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-probe
+	@bash bench/lists-bench.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
