@@ -28,6 +28,7 @@
 
 #define DEBOUNCE_MS 20		/* gather a burst of changes into one read */
 #define DEBOUNCE_KEYS 64	/* more changed keys than this: read everything */
+#define DEBOUNCE_MAX_MS 200	/* a steady trickle of changes is read this often */
 #define RETRY_MS 1000		/* after a failed connect */
 #define WARN_EVERY 60		/* seconds between two warnings of one kind */
 /* Regexes are tried one by one (about 0.13 us each with PCRE2's JIT,
@@ -273,7 +274,14 @@ collect(struct refresher *r, const redisReply *m, char keys[][160], size_t *nkey
 	return true;
 }
 
-/* Waits for changes (at most a second) and reads what they name. */
+/*
+ * Waits for changes (at most a second) and reads what they name. A burst
+ * of changes (a script adding 10,000 aliases) is one read: messages are
+ * gathered while they keep coming DEBOUNCE_MS apart, for at most
+ * DEBOUNCE_MAX_MS; past DEBOUNCE_KEYS keys (or a flush) everything is read
+ * once, after draining every message already queued, so that a flood of
+ * notifications costs one full read, not one per DEBOUNCE_KEYS keys.
+ */
 static void
 follow_changes(struct refresher *r)
 {
@@ -283,6 +291,7 @@ follow_changes(struct refresher *r)
 	bool ok = true;
 	redisReply *m;
 	long wait = (long)(r->next_resync - time(NULL)) * 1000;
+	struct timespec t0;
 	int rc;
 
 	if (wait > 1000)
@@ -294,12 +303,19 @@ follow_changes(struct refresher *r)
 		r->tracking = false;
 		return;
 	}
-	/* A burst of changes (a script adding 10,000 members) is one read. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (rc == 0) {
-		ok = collect(r, m, keys, &nkeys) && ok;
+		if (ok)
+			ok = collect(r, m, keys, &nkeys);
 		freeReplyObject(m);
-		if (!ok || (rc = redis_read_push(r->sub, DEBOUNCE_MS, &m)) < 0)
-			break;
+		/* Overflowed: only drain what is queued. Else: gather more. */
+		rc = redis_read_push(r->sub, ok && ms_since(&t0) < DEBOUNCE_MAX_MS
+				     ? DEBOUNCE_MS : 0, &m);
+		if (ok && rc == 0 && ms_since(&t0) >= DEBOUNCE_MAX_MS) {
+			ok = collect(r, m, keys, &nkeys);
+			freeReplyObject(m);
+			break;	/* read what we have; the rest comes next time */
+		}
 	}
 	if (rc < 0) {
 		r->tracking = false;
