@@ -288,6 +288,19 @@ queue_id_of() {
 	printf '%s\n' "$1" | sed -n 's/.*[Qq]ueued as \([0-9A-Za-z]*\).*/\1/p' | tail -n 1
 }
 
+# policy_request SOCKET name=value...: one policy request straight to the
+# socket, as Postfix sends it (a client without a name, a new message each
+# time: a new instance), through t/tools/policy_client.py.
+_T_INSTANCE=0
+policy_request() {
+	local sock=$1
+	shift
+	_T_INSTANCE=$((_T_INSTANCE + 1))
+	in_ns "$T_PY" "$T_REPO/t/tools/policy_client.py" -s "unix:$sock" request \
+		client_name=unknown reverse_client_name=unknown helo_name=helo.nowhere.test \
+		instance="msg$_T_INSTANCE" "$@"
+}
+
 # zone_add_txt NAME VALUE: publish a TXT record (strings longer than 255
 # characters are split), then restart dnsmasq and wait until it answers.
 zone_add_txt() {

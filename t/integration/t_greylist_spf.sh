@@ -36,15 +36,6 @@ advance() {	# advance SECONDS: move the daemons' clock, wait for them to see it
 	redis_cli SET sluice:test:clock_offset "$offset" >/dev/null
 	sleep 1.2
 }
-n=0
-pc() {	# pc SOCKET name=value...: one request, a new message each time
-	local sock=$1
-	shift
-	n=$((n + 1))
-	in_ns "$T_PY" "$T_REPO/t/tools/policy_client.py" -s "unix:$sock" request \
-		client_name=unknown reverse_client_name=unknown helo_name=helo.nowhere.test \
-		instance="msg$n" "$@"
-}
 policy_log() {	# policy_log REGEX DESC
 	if policyd_log_grep "$1" 5 >/dev/null; then ok "$2"; else
 		not_ok "$2" "no policyd log line matches: $1" "$(tail -3 "$T_POLICYD_LOG")"; fi
@@ -52,21 +43,21 @@ policy_log() {	# policy_log REGEX DESC
 deferred='action=DEFER_IF_PERMIT Greylisted'
 
 # --- an SPF pass that anyone can have is no reason to skip greylisting ----
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@plusall.test)" "$deferred" \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@plusall.test)" "$deferred" \
 	"v=spf1 +all: greylisted, not bypassed"
 policy_log 'greylist=new .*from=<a@plusall\.test>.* spf=pass-too-broad' "log: spf=pass-too-broad for +all"
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@wide.test)" "$deferred" \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@wide.test)" "$deferred" \
 	"ip4:0.0.0.0/1: greylisted, not bypassed"
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@wide15.test)" "$deferred" \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@wide15.test)" "$deferred" \
 	"ip4:127.0.0.0/15 (wider than /16): greylisted"
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@narrow16.test)" 'action=DUNNO' \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=127.0.0.21 sender=a@narrow16.test)" 'action=DUNNO' \
 	"ip4:127.0.0.0/16 (the bound): an SPF pass, bypassed"
 policy_log 'greylist=bypass-spf .*from=<a@narrow16\.test>' "log: bypass-spf for a /16"
 
 # --- the SPF domain triplet is the domain SPF judged ----------------------
 HARNESS_POLICYD_EXTRA="test_clock = true; workers = 1; spf_timeout = 2; greylist = { $GL spf_bypass = false; };"
 harness_restart_sluice || bail_out "policyd did not restart"
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=127.0.0.21 'sender=SRS0=x1=TT=victim.test=ceo@attacker.test')" \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=127.0.0.21 'sender=SRS0=x1=TT=victim.test=ceo@attacker.test')" \
 	"$deferred" "SRS sender: greylisted on first sight"
 keys=$(redis_cli --scan --pattern 'sluice:gl:*')
 assert_match "$keys" '\{spf:attacker\.test\}' "SRS sender: the triplet is keyed on the domain SPF authorized"
@@ -83,7 +74,7 @@ policy_log 'greylist=new .*from=<u0@dead\.test>.* spf=timeout' "log: spf=timeout
 # comes SRS-forwarded through ever other forwarders: one triplet (the
 # decoded sender), but each forwarder is a new SPF domain, which no DNS
 # cache of libspf2's could have answered already.
-fwd() { pc "$T_POLICYD_SOCK" client_address=127.0.0.23 recipient=k@example.test \
+fwd() { policy_request "$T_POLICYD_SOCK" client_address=127.0.0.23 recipient=k@example.test \
 	"sender=SRS0=h$1=TT=orig.test=k@fwd$1.test"; }
 assert_match "$(fwd 1)" "$deferred" "a new triplet: deferred"
 advance 130
@@ -97,7 +88,7 @@ assert_eq "$(grep -c 'query\[[A-Z]*\] fwd[0-9]*\.test' "$T_STATE/dnsmasq.log")" 
 	"passed triplet: answered from Redis without an SPF lookup"
 
 # --- a reload while a request waits for SPF -------------------------------
-pc "$T_POLICYD_SOCK" client_address=127.0.0.33 sender=r@dead.test >"$T_STATE/waiting.out" 2>&1 &
+policy_request "$T_POLICYD_SOCK" client_address=127.0.0.33 sender=r@dead.test >"$T_STATE/waiting.out" 2>&1 &
 waiter=$!
 sleep 0.3
 saved=$HARNESS_POLICYD_EXTRA
@@ -115,12 +106,12 @@ log_wait "$T_POLICYD_LOG" 'configuration reloaded' 5 >/dev/null
 sleep 0.5
 
 # --- requests greylisting cannot key: fail_open decides -------------------
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=not-an-ip sender=z@nowhere.test)" 'action=DUNNO' \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=not-an-ip sender=z@nowhere.test)" 'action=DUNNO' \
 	"unparsable client address, fail_open: passes"
 policy_log 'greylist=skip .*reason=client-address' "log: greylist=skip reason=client-address"
 HARNESS_POLICYD_EXTRA="test_clock = true; fail_open = false; greylist = { $GL };"
 harness_restart_sluice || bail_out "policyd did not restart"
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=not-an-ip sender=z@nowhere.test)" 'action=451 4\.3\.0 ' \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=not-an-ip sender=z@nowhere.test)" 'action=451 4\.3\.0 ' \
 	"unparsable client address, fail_open off: 451 4.3.0"
 
 # --- two MX hosts whose clocks disagree by an hour ------------------------
@@ -136,8 +127,8 @@ in_ns env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS=verify_asan_link_order=0:d
 bpid=$!
 wait_for 10 test -S "$T_STATE/policyd-b.sock" || diag "host B did not start: $(tail -5 "$T_STATE/policyd-b.log")"
 args=(client_address=127.0.0.24 sender=skew@nowhere.test recipient=skew@example.test)
-assert_match "$(pc "$T_POLICYD_SOCK" "${args[@]}")" "$deferred" "host A: first attempt deferred"
-assert_match "$(pc "$T_STATE/policyd-b.sock" "${args[@]}")" "$deferred, retry in 1[12][0-9] seconds" \
+assert_match "$(policy_request "$T_POLICYD_SOCK" "${args[@]}")" "$deferred" "host A: first attempt deferred"
+assert_match "$(policy_request "$T_STATE/policyd-b.sock" "${args[@]}")" "$deferred, retry in 1[12][0-9] seconds" \
 	"host B, its clock an hour ahead: still deferred (one clock: Redis's)"
 kill "$bpid"
 wait "$bpid" 2>/dev/null

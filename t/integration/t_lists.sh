@@ -13,15 +13,6 @@ HARNESS_NO_MILTER=1
 trap 'harness_stop "$HARNESS_NAME"' EXIT
 harness_start "sluice-t-$$" || bail_out "harness did not start"
 
-n=0
-pc() {	# pc SOCKET name=value...: one request, a new message each time
-	local sock=$1
-	shift
-	n=$((n + 1))
-	in_ns "$T_PY" "$T_REPO/t/tools/policy_client.py" -s "unix:$sock" request \
-		client_name=unknown reverse_client_name=unknown helo_name=helo.nowhere.test \
-		instance="msg$n" "$@"
-}
 # load N: 100,000-ish members in two sets, with redis-cli --pipe
 load() {
 	"$T_PY" - "$@" <<'EOF' | in_ns redis-cli -s "$T_REDIS_SOCK" --pipe >/dev/null
@@ -52,7 +43,7 @@ until_answer() {
 	local desc=$1 re=$2 sock=$3 i out
 	shift 3
 	for i in $(seq 1 15); do
-		out=$(pc "$sock" "$@")
+		out=$(policy_request "$sock" "$@")
 		if printf '%s\n' "$out" | grep -Eq "$re"; then ok "$desc"; return 0; fi
 		sleep 0.1
 	done
@@ -66,12 +57,12 @@ load_ok=$(policyd_log_grep 'lists: (loaded|sluice:permit:ip reloaded)' 15)
 check "60,000 CIDRs + 60,000 senders + 100 regexes loaded" test -n "$load_ok"
 harness_restart_sluice || bail_out "policyd did not restart"
 check "a full read at start loads them" policyd_log_grep 'lists: loaded 120100 entries in [0-9]+ ms \(full\)' 10
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=10.200.7.9 sender=x@nowhere.test)" 'action=DUNNO' \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=10.200.7.9 sender=x@nowhere.test)" 'action=DUNNO' \
 	"a client in the 60,000-entry sluice:permit:ip skips greylisting"
 check "log: reason=permit_ip" policyd_log_grep 'greylist=allowlisted client=unknown\[10\.200\.7\.9\].* reason=permit_ip' 5
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=192.0.2.10 sender=user59999@partner.example)" 'action=DUNNO' \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=192.0.2.10 sender=user59999@partner.example)" 'action=DUNNO' \
 	"a sender in the 60,000-entry greylist allowlist applies"
-assert_match "$(pc "$T_POLICYD_SOCK" client_address=192.0.2.11 sender=someone@nowhere.test)" "$deferred" \
+assert_match "$(policy_request "$T_POLICYD_SOCK" client_address=192.0.2.11 sender=someone@nowhere.test)" "$deferred" \
 	"a client in no list is greylisted"
 
 # --- Redis at idle: nothing is re-read while nothing changes ----------------
@@ -92,7 +83,7 @@ bpid=$!
 wait_for 10 test -S "$T_STATE/policyd-b.sock"
 B=$T_STATE/policyd-b.sock
 for s in "$T_POLICYD_SOCK" "$B"; do
-	assert_match "$(pc "$s" client_address=192.0.2.50 sender=c@nowhere.test recipient=r1@example.test)" \
+	assert_match "$(policy_request "$s" client_address=192.0.2.50 sender=c@nowhere.test recipient=r1@example.test)" \
 		"$deferred" "before SADD: greylisted ($(basename "$s"))"
 done
 redis_cli SADD sluice:permit:ip 192.0.2.50 >/dev/null
@@ -134,7 +125,7 @@ _start_redis || bail_out "redis did not restart"
 # off up to 5 s); then a member added after the restart must apply.
 back=""
 for i in $(seq 1 100); do
-	if pc "$T_POLICYD_SOCK" client_address=192.0.2.$((150 + i % 50)) sender=b$i@nowhere.test |
+	if policy_request "$T_POLICYD_SOCK" client_address=192.0.2.$((150 + i % 50)) sender=b$i@nowhere.test |
 		grep -q 'action=DEFER_IF_PERMIT'; then back=$i; break; fi
 	sleep 0.1
 done
@@ -152,7 +143,7 @@ load 100000 big
 check "the bulk read times out: logged" policyd_log_grep 'redis lists not refreshed' 15
 lines=$(log_lines "$T_POLICYD_LOG")
 for i in $(seq 1 20); do
-	pc "$T_POLICYD_SOCK" client_address=192.0.2.$((100 + i)) sender=t$i@nowhere.test >/dev/null
+	policy_request "$T_POLICYD_SOCK" client_address=192.0.2.$((100 + i)) sender=t$i@nowhere.test >/dev/null
 done
 bad=$(tail -n +"$((lines + 1))" "$T_POLICYD_LOG" | grep -c 'reason=redis')
 decided=$(tail -n +"$((lines + 1))" "$T_POLICYD_LOG" | grep -c 'greylist=new')
