@@ -109,12 +109,23 @@ endpoint_parse(const char *text, struct endpoint *out, const char **why)
 }
 
 int
-endpoint_temp_path(const struct endpoint *ep, char *buf, size_t size)
+endpoint_temp_path(const struct endpoint *ep, char *buf, size_t size, char *err,
+		   size_t errsize)
 {
 	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
 	int n = snprintf(buf, size, "%s.%ld.new", ep->path, (long)getpid());
+	struct stat st;
 
-	return (n < 0 || (size_t)n >= size || (size_t)n >= max) ? -1 : 0;
+	if (n < 0 || (size_t)n >= size || (size_t)n >= max) {
+		snprintf(err, errsize, "unix:%s: path too long for its temporary name "
+			 "PATH.PID.new: shorten it", ep->path);
+		return -1;
+	}
+	if (lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errsize, "%s exists and is not a socket", ep->path);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -214,15 +225,8 @@ listen_unix(const struct endpoint *ep, int backlog, struct endpoint_bound *bound
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (endpoint_temp_path(ep, sun.sun_path, sizeof(sun.sun_path)) < 0) {
-		snprintf(err, errsize, "unix:%s: path too long for its temporary name "
-			 "PATH.PID.new: shorten it", ep->path);
+	if (endpoint_temp_path(ep, sun.sun_path, sizeof(sun.sun_path), err, errsize) < 0)
 		return -1;
-	}
-	if (lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		snprintf(err, errsize, "%s exists and is not a socket", ep->path);
-		return -1;
-	}
 	if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(sun.sun_path);	/* left by a crash of a process with our pid */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

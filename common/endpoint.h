@@ -60,7 +60,10 @@ struct endpoint_bound {
 int endpoint_parse(const char *text, struct endpoint *out, const char **why);
 int endpoint_listen(const struct endpoint *ep, int backlog, struct endpoint_bound *bound,
 		    char *err, size_t errsize);
-int endpoint_temp_path(const struct endpoint *ep, char *buf, size_t size);
+/* The temporary name to bind a unix socket at, once the path is known to
+ * be replaceable (absent, or a socket): -1 with err otherwise. */
+int endpoint_temp_path(const struct endpoint *ep, char *buf, size_t size, char *err,
+		       size_t errsize);
 int endpoint_publish(const char *temp, const struct endpoint *ep, struct endpoint_bound *bound,
 		     char *err, size_t errsize);
 int endpoint_remove(const struct endpoint_bound *bound);

@@ -530,7 +530,6 @@ milter_open(const struct sluice_config *cfg, struct endpoint_bound *bound, char 
 	};
 	const struct endpoint *ep = &cfg->milter.listen;
 	char conn[sizeof(ep->path) + 300], temp[sizeof(ep->path)];
-	struct stat st;
 	mode_t old_umask;
 	size_t i;
 	int rc;
@@ -553,15 +552,8 @@ milter_open(const struct sluice_config *cfg, struct endpoint_bound *bound, char 
 	 * a newer instance. We remove ours at exit (endpoint_remove).
 	 */
 	if (ep->kind == ENDPOINT_UNIX) {
-		if (endpoint_temp_path(ep, temp, sizeof(temp)) < 0) {
-			snprintf(err, errsize, "unix:%s: path too long for its temporary name "
-				 "PATH.PID.new: shorten it", ep->path);
+		if (endpoint_temp_path(ep, temp, sizeof(temp), err, errsize) < 0)
 			return -1;
-		}
-		if (lstat(ep->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			snprintf(err, errsize, "%s exists and is not a socket", ep->path);
-			return -1;
-		}
 		snprintf(conn, sizeof(conn), "unix:%s", temp);
 	} else if (endpoint_to_milter(ep, conn, sizeof(conn)) < 0) {
 		snprintf(err, errsize, "listen address too long");
