@@ -14,31 +14,8 @@
 #include <string.h>
 
 #include "config_read.h"
-#include "patterns.h"
 
 #define DAY 86400L
-
-/* The daemon refuses a list with more than PATTERN_REGEX_COUNT_MAX regexes
- * (pattern_list_add), so -t must too: at the line of the first one over. */
-static int
-check_regex_count(struct cfg_reader *rd, const config_setting_t *g, const char *name,
-		  const struct strlist *list)
-{
-	size_t i, regexes = 0;
-
-	for (i = 0; i < list->count; i++) {
-		size_t len = strlen(list->items[i]);
-
-		if (len < 2 || list->items[i][0] != '/' || list->items[i][len - 1] != '/'
-		    || ++regexes <= PATTERN_REGEX_COUNT_MAX)
-			continue;
-		return cfg_fail(rd, config_setting_get_elem(config_setting_get_member(g, name),
-							    (unsigned)i),
-				"%s: '%s': more than %d regular expressions in one list", name,
-				list->items[i], PATTERN_REGEX_COUNT_MAX);
-	}
-	return 0;
-}
 
 /* In seconds in the file (1 to 60: far below Postfix's 100 s policy
  * timeout), in milliseconds inside. */
@@ -86,9 +63,7 @@ read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 	    || cfg_read_patterns(rd, g, "allow_senders", cfg_check_pattern, false,
 				    &gl->allow_senders) < 0
 	    || cfg_read_patterns(rd, g, "allow_recipients", cfg_check_pattern, false,
-				    &gl->allow_recipients) < 0
-	    || check_regex_count(rd, g, "allow_senders", &gl->allow_senders) < 0
-	    || check_regex_count(rd, g, "allow_recipients", &gl->allow_recipients) < 0)
+				    &gl->allow_recipients) < 0)
 		return -1;
 	if (gl->delay >= gl->retry_window)
 		return cfg_fail(rd, g, "greylist: delay must be shorter than retry_window");
