@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "config.h"
 #include "config_read.h"
 
@@ -59,8 +60,9 @@ set_defaults(struct sluice_config *cfg)
 	endpoint_parse("unix:/run/sluice/milter.sock", &cfg->milter.listen, NULL);
 	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
 	rc |= set_string(&cfg->milter.authserv_id, host);
-	/* spf, dkim_verify, dmarc, dmarc_reject and the copies stay off:
-	 * not built yet (see read_milter). */
+	cfg->milter.fail_open = true;
+	/* spf, dkim_verify, dmarc and dmarc_reject stay off: not built yet
+	 * (see read_milter); the copies are unset. */
 
 	cfg->dkim.sign = true;
 	cfg->dkim.header_canon = cfg->dkim.body_canon = CANON_RELAXED;
@@ -250,17 +252,19 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 }
 
 /*
- * spf, dkim_verify, dmarc, dmarc_reject and the three copies are the
- * settings of features not built yet: read and type-checked, and refused
- * unless off (false, or an empty address), because a setting that is
- * accepted and does nothing would make the admin believe mail is checked.
+ * spf, dkim_verify, dmarc and dmarc_reject are the settings of features
+ * not built yet: read and type-checked, and refused unless false, because
+ * a setting that is accepted and does nothing would make the admin believe
+ * mail is checked. The three copies are addresses (milter/copies.c); ""
+ * means no copy, as when unset.
  */
 static int
 read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_conf *m)
 {
 	static const char *const members[] = {
 		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
-		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", NULL
+		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", "fail_open",
+		NULL
 	};
 	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
 	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
@@ -279,6 +283,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "dkim_verify", &m->dkim_verify) < 0
 	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
 	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
+	    || cfg_read_bool(rd, g, "fail_open", &m->fail_open) < 0
 	    || cfg_not_built(rd, g, "spf", "milter.spf", m->spf) < 0
 	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
 	    || cfg_not_built(rd, g, "dmarc", "milter.dmarc", m->dmarc) < 0
@@ -288,16 +293,23 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 		return cfg_fail(rd, config_setting_get_member(g, "authserv_id"),
 				   "authserv_id: must be a host name");
 	for (i = 0; i < 3; i++) {
-		char feature[32];
+		struct address addr;
+		const char *why = NULL;
 
 		if (cfg_read_string(rd, g, copies[i], copy_fields[i]) < 0)
 			return -1;
-		snprintf(feature, sizeof(feature), "milter.%s", copies[i]);
-		if (cfg_not_built(rd, g, copies[i], feature,
-				  *copy_fields[i] != NULL && **copy_fields[i] != '\0') < 0)
-			return -1;
-		free(*copy_fields[i]);		/* "": no copy, as when unset */
-		*copy_fields[i] = NULL;
+		if (*copy_fields[i] == NULL)
+			continue;
+		if (**copy_fields[i] == '\0') {
+			free(*copy_fields[i]);	/* "": no copy, as when unset */
+			*copy_fields[i] = NULL;
+			continue;
+		}
+		if (address_parse(*copy_fields[i], &addr, &why) < 0 || addr.is_null
+		    || addr.domain[0] == '\0' || addr.domain_is_literal)
+			return cfg_fail(rd, config_setting_get_member(g, copies[i]),
+					"%s: '%s' is not a mailbox address (local@domain)%s%s",
+					copies[i], *copy_fields[i], why ? ": " : "", why ? why : "");
 	}
 	return 0;
 }

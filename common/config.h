@@ -71,6 +71,7 @@ struct milter_conf {
 	char *always_bcc;	/* NULL when unset */
 	char *incoming_copy;
 	char *outgoing_copy;
+	bool fail_open;		/* no lists ever loaded: accept (true) or 451 */
 };
 
 struct dkim_conf {

@@ -174,7 +174,10 @@ test_errors(void **state)
 	expect_error("milter = { listen = \"inet:8891\"; };\n", 1, "inet:host:port");
 	expect_error("milter = { listen = \"unix:relative\"; };\n", 1, "absolute");
 	expect_error("milter = { spf = 1; };\n", 1, "true or false");
-	expect_error("milter = { always_bcc = \"not an address\"; };\n", 1, "milter.always_bcc");
+	expect_error("milter = { always_bcc = \"not an address\"; };\n", 1,
+		     "always_bcc: 'not an address' is not a mailbox address");
+	expect_error("milter = {\n outgoing_copy = \"a@[192.0.2.1]\"; };\n", 2, "outgoing_copy:");
+	expect_error("milter = { fail_open = \"no\"; };\n", 1, "true or false");
 	expect_error("domains = { local = [ \"a..b\" ]; };\n", 1, "empty label");
 	expect_error("dkim = { body_canon = \"nofws\"; };\n", 1, "relaxed");
 	expect_error("dkim = { keys = ( { domain = \"a.example\"; selector = \"s\"; } ); };\n", 1,
@@ -381,9 +384,6 @@ test_not_built(void **state)
 		{ "milter = {\n dkim_verify = true; };\n", "milter.dkim_verify" },
 		{ "milter = {\n dmarc = true; };\n", "milter.dmarc" },
 		{ "milter = {\n dmarc_reject = true; };\n", "milter.dmarc_reject" },
-		{ "milter = {\n always_bcc = \"a@b.example\"; };\n", "milter.always_bcc" },
-		{ "milter = {\n incoming_copy = \"a@b.example\"; };\n", "milter.incoming_copy" },
-		{ "milter = {\n outgoing_copy = \"a@b.example\"; };\n", "milter.outgoing_copy" },
 		{ "policyd = { recipients = {\n validate = \"list\"; }; };\n", "recipients.validate" },
 		{ "policyd = { recipients = {\n validate = \"smtp\"; }; };\n", "recipients.validate" },
 		{ "policyd = {\n max_recipients = 50; };\n", "policyd.max_recipients" },
@@ -406,6 +406,15 @@ test_not_built(void **state)
 			"  require_reverse_dns = false; enforce_sender_login = false; };\n");
 	assert_false(cfg->milter.spf);
 	assert_null(cfg->milter.incoming_copy);
+	assert_true(cfg->milter.fail_open);	/* the default */
+	config_free(cfg);
+	/* the copies are built: an address is kept, fail_open is read */
+	cfg = expect_ok("milter = { always_bcc = \"Archive@Example.test\"; incoming_copy = \"in@b.example\";\n"
+			"  outgoing_copy = \"out@b.example\"; fail_open = false; };\n");
+	assert_string_equal(cfg->milter.always_bcc, "Archive@Example.test");
+	assert_string_equal(cfg->milter.incoming_copy, "in@b.example");
+	assert_string_equal(cfg->milter.outgoing_copy, "out@b.example");
+	assert_false(cfg->milter.fail_open);
 	config_free(cfg);
 	/* types and ranges are still checked first */
 	expect_error("milter = { spf = \"yes\"; };\n", 1, "true or false");
