@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists bench-rules
 
 all: $(PROGS)
 
@@ -134,6 +134,9 @@ bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 # daemons, 1,000,000 CIDRs loaded under load (bench/README).
 $(BUILD)/bench/policy-probe: $(BUILD)/bench/policy-probe.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+bench-rules: deps all
+	@bash bench/rules-bench.sh $(BUILD)
 
 bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-probe
 	@bash bench/lists-bench.sh $(BUILD)
