@@ -3,7 +3,7 @@
 # addresses through a real Postfix: the SafeUTM manual's four worked
 # priority examples, /regex/ mailboxes, a redis-cli change effective within
 # a second, an internal address refused from outside and accepted from a
-# trusted client, and Redis down since start under both milter.fail_open
+# trusted or a SASL-authenticated client, and Redis down since start under both milter.fail_open
 # settings. Codes are seen by the sending client (swaks), deliveries at
 # the sink. policyd is off: these are the milter's answers.
 set -u
@@ -14,15 +14,16 @@ trap 'harness_stop "$HARNESS_NAME"' EXIT
 harness_start "sluice-t-rules-$$" || bail_out "harness did not start"
 
 n=0
-# mail FROM_IP SENDER RCPT...: one message with a unique subject (number
+# mail FROM_IP SENDER RCPT... [--swaks-options]: one message with a unique subject (number
 # $n); swaks' transcript in $out
 mail() {
-	local ip=$1 from=$2 to
-	shift 2
-	to=$(IFS=,; echo "$*")
+	local ip=$1 from=$2 to=$3 extra=()
+	shift 3
+	while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do to="$to,$1"; shift; done
+	extra=("$@")	# swaks options after the recipients
 	n=$((n + 1))
 	out=$(send_mail --local-interface "$ip" --from "$from" --to "$to" \
-		--header "Subject: rules-$$-$n" --body "test $n")
+		--header "Subject: rules-$$-$n" --body "test $n" "${extra[@]}")
 }
 # reply_to VERB: the server's first reply line after the client's VERB
 # command ("MAIL FROM", "RCPT TO") in $out
@@ -122,6 +123,24 @@ if grep -qi '^X-Rcpt-Args: <staff@example.test>' "$f"; then not_ok "... the inte
 mail 127.0.0.1 colleague@example.test staff@example.test
 assert_match "$out" 'queued as' "internal address from a trusted client: accepted"
 check "internal from trusted: delivered" delivered $n
+# a SASL-authenticated client outside the trusted networks is inside too
+# (Cyrus SASL with an sasldb, set up as t_dkim.sh does)
+SASL=$T_STATE/sasl
+mkdir -p -m 0755 "$SASL" "$T_PF/sasl"
+echo secret | saslpasswd2 -p -c -f "$SASL/sasldb2" -u example.test alice || bail_out "saslpasswd2 failed"
+chown postfix "$SASL/sasldb2"
+chmod 600 "$SASL/sasldb2"
+printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\nmech_list: PLAIN LOGIN\n' \
+	"$SASL/sasldb2" >"$T_PF/sasl/smtpd.conf"
+harness_postconf "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = cyrus" \
+	"smtpd_sasl_path = smtpd" "cyrus_sasl_config_path = $T_PF/sasl" \
+	"smtpd_sasl_security_options = noanonymous" || bail_out "postconf for SASL failed"
+sleep 1
+mail 127.0.0.22 alice@example.test staff@example.test --auth PLAIN --auth-user alice@example.test --auth-password secret
+assert_match "$out" 'queued as' "internal address from a SASL-authenticated outside client: accepted"
+check "internal from authenticated: delivered" delivered $n
+check "... seen by the milter as authenticated" \
+	milter_log_grep "$(queue_id_of "$out"): .*client=unknown\[127\.0\.0\.22\].*direction=outbound sasl_username=alice" 5
 
 # --- Redis down since start: milter.fail_open ---------------------------------
 harness_stop_daemon redis
