@@ -142,8 +142,20 @@ check "internal from authenticated: delivered" delivered $n
 check "... seen by the milter as authenticated" \
 	milter_log_grep "$(queue_id_of "$out"): .*client=unknown\[127\.0\.0\.22\].*direction=outbound sasl_username=alice" 5
 
-# --- Redis down since start: milter.fail_open ---------------------------------
+# a sender whose local part is too long to parse (Postfix takes it) is
+# still matched by its domain, not let through as if it had none
+long=$(printf 'x%.0s' $(seq 1 70))
+mail 127.0.0.22 "$long@bad.test" user@example.test
+assert_match "$(reply_to 'MAIL FROM')" '^<\*\* *550 5\.7\.1' "unparsable sender (70-octet local part) of a forbidden domain: 550 5.7.1"
+
+# --- Redis down after the lists loaded: the last snapshot stays ---------------
 harness_stop_daemon redis
+mail 127.0.0.20 someone@nowhere.test user@example.test
+assert_match "$(reply_to 'MAIL FROM')" '^<\*\* *550 5\.7\.1' "Redis down, lists loaded before: forbidden IP still refused"
+mail 127.0.0.22 boss@bad.test user@example.test
+assert_match "$out" 'queued as' "Redis down, lists loaded before: permitted mailbox still accepted"
+
+# --- Redis down since start: milter.fail_open ---------------------------------
 harness_stop_daemon milter
 harness_start_daemon milter || bail_out "milter did not start without Redis"
 mail 127.0.0.20 someone@good.test user@example.test
