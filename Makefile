@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists bench-policyd-cpu
 
 all: $(PROGS)
 
@@ -137,6 +137,16 @@ $(BUILD)/bench/policy-probe: $(BUILD)/bench/policy-probe.o
 
 bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-probe
 	@bash bench/lists-bench.sh $(BUILD)
+
+# bench-policyd-cpu: sluice-policyd's CPU per greylisting decision, this
+# tree against commit OLD (default 1fbcdbe, built in build-old/), rounds
+# interleaved in one run (bench/policyd-cpu.sh).
+OLD ?= 1fbcdbe
+bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+	@rm -rf build-old && git worktree add -f --detach build-old/src $(OLD) >/dev/null
+	@$(MAKE) -s -C build-old/src BUILD=build sluice-policyd >/dev/null
+	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \
+	 rc=$$?; git worktree remove --force build-old/src; rm -rf build-old; exit $$rc
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
