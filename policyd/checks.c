@@ -13,9 +13,17 @@
 
 #include "check.h"
 
+extern const struct policy_check check_permit_forbid;
+extern const struct policy_check check_relay;
+extern const struct policy_check check_reverse_dns;
+extern const struct policy_check check_sender_login;
 extern const struct policy_check check_greylist;
 
 const struct policy_check *const policy_checks[] = {
+	&check_permit_forbid,
+	&check_relay,
+	&check_reverse_dns,
+	&check_sender_login,
 	&check_greylist,
 	NULL
 };
@@ -135,6 +143,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->details.truncated = false;
 		reply->verdict_key = NULL;
 		reply->prepend[0] = '\0';
+		reply->permitted = false;
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }
