@@ -180,9 +180,9 @@ sender_login_resume(void *state, const struct policy_context *ctx,
 				    ctx->cfg->policyd.fail_open ? "fail_open: mail passes"
 				    : "fail_open off: mail deferred",
 				    r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
-		logline_add(&reply->details, "reason", "redis");
 		if (ctx->cfg->policyd.fail_open)
-			return allowed(reply, "unchecked");
+			return allowed(reply, "unchecked-redis");
+		logline_add(&reply->details, "reason", "redis");
 		reply->verdict_key = "sender_login";
 		snprintf(reply->verdict, sizeof(reply->verdict), "error");
 		snprintf(reply->action, sizeof(reply->action),
