@@ -429,6 +429,46 @@ test_check_sender_login(void **state)
 	config_free(cfg);
 }
 
+/* The Redis step: a member passes, a non-member is refused, no answer
+ * follows fail_open. */
+static void
+test_sender_login_resume(void **state)
+{
+	struct sluice_config *cfg = load("enforce_sender_login = true;");
+	struct policy_context ctx = { .cfg = cfg, .lists = snap };
+	struct policy_request req = { .protocol_state = "RCPT", .sasl_username = "alice",
+				      .sender = "bob@example.test" };
+	struct policy_reply reply;
+	redisReply yes = { .type = REDIS_REPLY_INTEGER, .integer = 1 };
+	redisReply no = { .type = REDIS_REPLY_INTEGER, .integer = 0 };
+	_Atomic long warned = 0;
+	char err[64];
+	void *st;
+
+	(void)state;
+	ctx.redis_warned_at = &warned;
+	assert_int_equal(check_sender_login.open(cfg, &st, err, sizeof(err)), 0);
+	memset(&reply, 0, sizeof(reply));
+	assert_int_equal(check_sender_login.resume(st, &ctx, &req, &yes, &reply), CHECK_CONTINUE);
+	assert_non_null(strstr(reply.details.buf, "sender_login=login-set"));
+	memset(&reply, 0, sizeof(reply));
+	assert_int_equal(check_sender_login.resume(st, &ctx, &req, &no, &reply), CHECK_FINAL);
+	assert_string_equal(reply.action,
+			    "553 5.7.1 Sender address rejected: not owned by the authenticated user");
+	memset(&reply, 0, sizeof(reply));
+	assert_int_equal(check_sender_login.resume(st, &ctx, &req, NULL, &reply), CHECK_CONTINUE);
+	check_sender_login.close(st);
+	config_free(cfg);
+	cfg = load("enforce_sender_login = true; fail_open = false;");
+	ctx.cfg = cfg;
+	assert_int_equal(check_sender_login.open(cfg, &st, err, sizeof(err)), 0);
+	memset(&reply, 0, sizeof(reply));
+	assert_int_equal(check_sender_login.resume(st, &ctx, &req, NULL, &reply), CHECK_FINAL);
+	assert_string_equal(reply.action, "451 4.3.0 Temporary lookup failure, try again later");
+	check_sender_login.close(st);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -440,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_check_relay),
 		cmocka_unit_test(test_check_reverse_dns),
 		cmocka_unit_test(test_check_sender_login),
+		cmocka_unit_test(test_sender_login_resume),
 	};
 
 	snap = lists_new("sluice:");
