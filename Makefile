@@ -42,7 +42,10 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists bench-policyd-cpu
+.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: bench-policyd-cpu
+.PHONY: bench-access
 
 all: $(PROGS)
 
@@ -125,6 +128,12 @@ $(BUILD)/bench/lists-lookup: $(BUILD)/bench/lists-lookup.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
 bench-lists-lookup: $(BUILD)/bench/lists-lookup
 	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
+
+# What the access decisions cost per request (bench/access-decide.c).
+$(BUILD)/bench/access-decide: $(BUILD)/bench/access-decide.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+bench-access: $(BUILD)/bench/access-decide
+	@$(BUILD)/bench/access-decide
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@bash bench/greylist-vs-postgrey.sh $(BUILD)

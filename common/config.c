@@ -74,6 +74,7 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.request_timeout = 10;
 	cfg->policyd.spf_timeout_ms = 5000;
 	cfg->policyd.validate = VALIDATE_OFF;
+	cfg->policyd.access.reverse_dns_code = 450;
 
 	cfg->policyd.greylist.enabled = true;
 	cfg->policyd.greylist.delay = 120;
@@ -545,6 +546,7 @@ config_free(struct sluice_config *cfg)
 	free(cfg->dkim.keys);
 	free(cfg->policyd.pid_file);
 	net_list_free(&cfg->policyd.greylist.allow_networks);
+	relay_conf_free(&cfg->policyd.access.relay);
 	strlist_free(&cfg->policyd.greylist.allow_client_domains);
 	strlist_free(&cfg->policyd.greylist.allow_senders);
 	strlist_free(&cfg->policyd.greylist.allow_recipients);

@@ -85,6 +85,31 @@ struct dkim_conf {
 	long expire;		/* x= after t=, seconds; 0: none */
 };
 
+/* The relaying list (policyd.relay, check_relay.c, access.h). */
+enum relay_option { RELAY_OPTION_NONE, RELAY_OPTION_FROM, RELAY_OPTION_TO,
+		    RELAY_OPTION_CONNECT };
+enum relay_action { RELAY_ACTION_RELAY, RELAY_ACTION_REJECT, RELAY_ACTION_OK };
+
+struct relay_entry {
+	char *match;		/* lowercase domain or host; "" for a network */
+	bool is_network;
+	struct net_cidr network;	/* when is_network */
+	enum relay_option option;
+	enum relay_action action;
+};
+
+struct relay_conf {
+	struct relay_entry *entries;
+	size_t count;
+	bool exact_domain;	/* off: a domain also matches its subdomains */
+};
+
+/* policyd's access checks (config_access.c). */
+struct access_conf {
+	struct relay_conf relay;
+	int reverse_dns_code;	/* 450 or 550: require_reverse_dns's reply */
+};
+
 struct policyd_conf {
 	struct endpoint listen;
 	char *pid_file;
@@ -100,6 +125,7 @@ struct policyd_conf {
 	int max_recipients;	/* 0: no limit */
 	bool require_reverse_dns;
 	bool enforce_sender_login;
+	struct access_conf access;	/* relay, reverse DNS reply */
 };
 
 /* How the list cache reads Redis (list_cache.h). */
@@ -134,5 +160,6 @@ long config_parse_duration(const char *text);
 
 bool strlist_contains(const struct strlist *list, const char *item);
 void strlist_free(struct strlist *list);
+void relay_conf_free(struct relay_conf *relay);
 
 #endif

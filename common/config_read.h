@@ -69,6 +69,10 @@ int cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,
 			 const char *name, struct endpoint *out);
 
 /* The policyd group, in config_policyd.c. */
+/* config_access.c: relay, relay_exact_domain, require_reverse_dns,
+ * reverse_dns_code, enforce_sender_login of the policyd group. */
+int cfg_read_access(struct cfg_reader *rd, const config_setting_t *policyd,
+		   struct policyd_conf *p);
 int cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 			struct policyd_conf *p);
 

@@ -79,6 +79,10 @@ struct policy_reply {
 	struct spf_question spf;	/* with CHECK_SPF */
 	int step;			/* the waiting check's own step */
 	char prepend[400];		/* header of a PREPEND, "" when none */
+	/* Set by check_permit_forbid (sluice:permit:*, access.h): later
+	 * checks skip their spam checks (greylisting, reverse DNS, DNSBL,
+	 * inbound rate limits) for this request. False by default. */
+	bool permitted;
 };
 
 /* Collects a header for the answer (see PREPEND above); false when the

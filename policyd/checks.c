@@ -13,9 +13,17 @@
 
 #include "check.h"
 
+extern const struct policy_check check_permit_forbid;
+extern const struct policy_check check_relay;
+extern const struct policy_check check_reverse_dns;
+extern const struct policy_check check_sender_login;
 extern const struct policy_check check_greylist;
 
 const struct policy_check *const policy_checks[] = {
+	&check_permit_forbid,
+	&check_relay,
+	&check_reverse_dns,
+	&check_sender_login,
 	&check_greylist,
 	NULL
 };
@@ -77,11 +85,26 @@ lets_mail_on(const char *action)
 	       || strncasecmp(action, "PREPEND ", 8) == 0;
 }
 
-/* The answer when the chain ends, by a final action or by running out. */
+/* "OK" (or "PERMIT"): Postfix ends the restriction list with permit. */
+static bool
+is_permit(const char *action)
+{
+	size_t n = strncasecmp(action, "OK", 2) == 0 ? 2
+		   : strncasecmp(action, "PERMIT", 6) == 0 ? 6 : 0;
+
+	return n && (action[n] == '\0' || action[n] == ' ');
+}
+
+/*
+ * The answer when the chain ends, by a final action or by running out.
+ * No answer is ever OK: asked before reject_unauth_destination (a wrong
+ * main.cf), an OK would permit relaying; the policy service can only
+ * refuse, defer, add a header or have no opinion (t_access_relay.sh).
+ */
 static enum check_result
 answer(struct policy_reply *reply, bool final)
 {
-	if (!final)
+	if (!final || is_permit(reply->action))
 		strcpy(reply->action, "DUNNO");
 	if (reply->prepend[0] && lets_mail_on(reply->action))
 		snprintf(reply->action, sizeof(reply->action), "PREPEND %s", reply->prepend);
@@ -135,6 +158,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->details.truncated = false;
 		reply->verdict_key = NULL;
 		reply->prepend[0] = '\0';
+		reply->permitted = false;
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }
