@@ -26,6 +26,7 @@ LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
+LIBS_LDAP := -lldap
 LIBS_MILTER := -lmilter -lpthread
 LIBS_CRYPTO := -lcrypto
 LIBS_OPENDKIM := -lopendkim
@@ -54,7 +55,7 @@ $(BUILD)/libsluice.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/sluice-policyd: $(POLICYD_OBJ) $(BUILD)/libsluice.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_COMMON)
 
 $(BUILD)/sluice-milter: $(MILTER_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
@@ -72,7 +73,7 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
 # bench-dkim: DKIM signing microbenchmark next to `openssl speed`, and
 # Postfix's accept rate with no milter, a do-nothing milter, opendkim and
