@@ -218,10 +218,11 @@ job_free(struct job *job)
 }
 
 static void
-job_run(struct job *job)
+job_run(struct job *job, void *thread_state)
 {
 	struct rcpt_job *j = (struct rcpt_job *)job;
 
+	(void)thread_state;
 	if (j->mode == VALIDATE_SMTP) {
 		j->answer = rcpt_smtp_probe(j->host, j->port, j->helo, j->address, j->concurrency,
 					    j->idle_ms, &job->deadline, j->why, sizeof(j->why));

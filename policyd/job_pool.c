@@ -22,6 +22,8 @@ struct job_pool {
 	pthread_cond_t work, gone;
 	struct job *head, *tail;
 	int queued, threads, idle, threads_max, queue_max;
+	void *(*thread_start)(void);
+	void (*thread_end)(void *thread_state);
 	bool stopping;
 };
 
@@ -52,6 +54,7 @@ static void *
 pool_thread(void *arg)
 {
 	struct job_pool *pool = arg;
+	void *thread_state = pool->thread_start ? pool->thread_start() : NULL;
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
@@ -73,7 +76,7 @@ pool_thread(void *arg)
 		if (job_ms_until(&job->deadline) <= 0)
 			job->timed_out = true;
 		else
-			job->run(job);
+			job->run(job, thread_state);
 
 		pthread_mutex_lock(&pool->lock);
 		pool->idle++;
@@ -86,11 +89,14 @@ pool_thread(void *arg)
 	pool->idle--;
 	pthread_cond_broadcast(&pool->gone);
 	pthread_mutex_unlock(&pool->lock);
+	if (pool->thread_end)
+		pool->thread_end(thread_state);
 	return NULL;
 }
 
 struct job_pool *
-job_pool_new(int threads_max, int queue_max)
+job_pool_new(int threads_max, int queue_max, void *(*thread_start)(void),
+	     void (*thread_end)(void *thread_state))
 {
 	struct job_pool *pool = calloc(1, sizeof(*pool));
 
@@ -98,6 +104,8 @@ job_pool_new(int threads_max, int queue_max)
 		return NULL;
 	pool->threads_max = threads_max;
 	pool->queue_max = queue_max;
+	pool->thread_start = thread_start;
+	pool->thread_end = thread_end;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->work, NULL);
 	pthread_cond_init(&pool->gone, NULL);

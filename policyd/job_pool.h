@@ -2,15 +2,19 @@
  * job_pool.h - blocking work (SMTP probes, LDAP lookups) off the workers'
  * event loops, for any check: the wait kind CHECK_JOB of check.h.
  *
- * The shape of spf_pool.h made generic: a job is the check's own struct
+ * The pool spf_pool.h began with, made generic (spf_pool.c is now a
+ * user of it, like recipient validation): a job is the caller's struct
  * that embeds struct job first and says how to run and free itself, so
  * the pool knows nothing of SMTP or LDAP. A worker never waits here: it
  * hands the job over, goes on serving, and takes the finished job from
  * its inbox when its eventfd is written.
  *
  * Interface:
- *   job_pool_new()     the process's pool: threads start on demand up to
- *                      threads_max and stay; at most queue_max jobs wait.
+ *   job_pool_new()     a pool: threads start on demand up to threads_max
+ *                      and stay; at most queue_max jobs wait. Each thread
+ *                      may have state of its own (libspf2 servers are not
+ *                      shared safely): thread_start() makes it, run()
+ *                      gets it, thread_end() frees it (both may be NULL).
  *   job_inbox_init()   a worker's inbox (its eventfd is written per job).
  *   job_pool_submit()  queues job for inbox, with a time budget; -1 when
  *                      the queue is full or the pool stops (the caller
@@ -40,7 +44,7 @@ struct job_pool;
 struct job_inbox;
 
 struct job {
-	void (*run)(struct job *job);	/* in a pool thread */
+	void (*run)(struct job *job, void *thread_state);	/* in a pool thread */
 	void (*free)(struct job *job);	/* frees the containing struct */
 	struct timespec deadline;	/* set by job_pool_submit() */
 	bool timed_out;			/* delivered without running */
@@ -56,7 +60,8 @@ struct job_inbox {
 	int wake_fd;
 };
 
-struct job_pool *job_pool_new(int threads_max, int queue_max);
+struct job_pool *job_pool_new(int threads_max, int queue_max, void *(*thread_start)(void),
+			      void (*thread_end)(void *thread_state));
 void job_pool_free(struct job_pool *pool);
 void job_inbox_init(struct job_inbox *inbox, int wake_fd);
 int job_pool_submit(struct job_pool *pool, struct job_inbox *inbox, struct job *job,

@@ -216,7 +216,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	    || block_signals(&set) != 0
 	    || (sig_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0
 	    || (shared.spf = spf_pool_new()) == NULL
-	    || (shared.jobs = job_pool_new(JOB_POOL_THREADS, JOB_POOL_QUEUE)) == NULL
+	    || (shared.jobs = job_pool_new(JOB_POOL_THREADS, JOB_POOL_QUEUE, NULL, NULL)) == NULL
 	    || publish_config(&shared, cfg) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;

@@ -23,6 +23,7 @@ HARNESS_POSTCONF='relay_domains = example.test relay.test dead.test mapped.test 
 trap 'stop_extras; harness_stop "$HARNESS_NAME"' EXIT
 stop_extras() {
 	local f
+	[ -n "${T_STATE:-}" ] || return 0
 	for f in "$T_STATE"/run/internal*.pid "$T_STATE"/slapd.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done

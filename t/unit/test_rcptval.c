@@ -216,10 +216,11 @@ struct sleepy {
 };
 
 static void
-sleepy_run(struct job *job)
+sleepy_run(struct job *job, void *thread_state)
 {
 	struct sleepy *s = (struct sleepy *)job;
 
+	(void)thread_state;
 	usleep((useconds_t)s->sleep_ms * 1000);
 	s->ran = 1;
 }
@@ -249,7 +250,7 @@ take(struct job_pool *pool, struct job_inbox *inbox, int fd)
 static void
 test_job_pool(void **state)
 {
-	struct job_pool *pool = job_pool_new(1, 4);
+	struct job_pool *pool = job_pool_new(1, 4, NULL, NULL);
 	struct job_inbox inbox;
 	int fd = eventfd(0, EFD_NONBLOCK);
 	struct sleepy *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
