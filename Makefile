@@ -43,7 +43,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists bench-rcptval
 
 all: $(PROGS)
 
@@ -124,6 +124,11 @@ $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
 # the lists (bench/lists-bench.sh loads one).
 $(BUILD)/bench/lists-lookup: $(BUILD)/bench/lists-lookup.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+# bench-rcptval: recipient validation's isolation target (a silent
+# internal server costs other requests nothing; bench/rcptval-isolation.sh).
+bench-rcptval: deps $(BUILD)/sluice-policyd
+	@bash bench/rcptval-isolation.sh $(BUILD)
+
 bench-lists-lookup: $(BUILD)/bench/lists-lookup
 	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
 

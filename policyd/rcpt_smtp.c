@@ -195,19 +195,59 @@ connect_server(const char *host, int port, const char *helo, const struct timesp
 	return c;
 }
 
+/* RFC 5321 atext, and '.': a local part of only these needs no quotes. */
+static bool
+is_dot_atom(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z')
+		    && !(s[i] >= '0' && s[i] <= '9') && strchr("!#$%&'*+-/=?^_`{|}~.", s[i]) == NULL)
+			return false;
+	return n > 0 && s[0] != '.' && s[n - 1] != '.' && strstr(s, "..") == NULL;
+}
+
+/* "RCPT TO:<local@domain>\r\n", the local part quoted when it must be
+ * ("john doe"@x): sent unquoted, a valid address would draw a 501 syntax
+ * error, which is a 5xx, and be refused as unknown. */
+int
+rcpt_path(const char *address, char *out, size_t size)
+{
+	const char *at = strrchr(address, '@');
+	size_t n = 0, i, local = at ? (size_t)(at - address) : strlen(address);
+	int w;
+
+	if (at == NULL || is_dot_atom(address, local)) {
+		w = snprintf(out, size, "RCPT TO:<%s>\r\n", address);
+		return w < 0 || (size_t)w >= size ? -1 : 0;
+	}
+	n = (size_t)snprintf(out, size, "RCPT TO:<\"");
+	for (i = 0; i < local; i++) {
+		if (n + 3 >= size)
+			return -1;
+		if (address[i] == '"' || address[i] == '\\')
+			out[n++] = '\\';
+		out[n++] = address[i];
+	}
+	w = snprintf(out + n, size - n, "\"%s>\r\n", at);
+	return w < 0 || (size_t)w >= size - n ? -1 : 0;
+}
+
 /* MAIL and RCPT on c: the RCPT code, or -1 when the connection failed
  * (-2 when MAIL was refused: the server answered, but not our question). */
 static int
 ask(struct smtp_conn *c, const char *address, const struct timespec *deadline)
 {
-	char line[300];
+	char line[600];
 	int code = command(c->fd, "MAIL FROM:<>\r\n", deadline);
 
 	if (code < 0)
 		return -1;
 	if (code / 100 != 2)
 		return -2;
-	snprintf(line, sizeof(line), "RCPT TO:<%s>\r\n", address);
+	if (rcpt_path(address, line, sizeof(line)) < 0)
+		return -2;
 	return command(c->fd, line, deadline);
 }
 
@@ -225,7 +265,7 @@ rcpt_smtp_probe(const char *host, int port, const char *helo, const char *addres
 	enum rcpt_answer answer = RCPT_TEMPFAIL;
 
 	snprintf(key, sizeof(key), "smtp:%s:%d", host, port);
-	if (strlen(address) > 256 || strpbrk(address, "\r\n<>") != NULL) {
+	if (strlen(address) > 256 || strpbrk(address, "\r\n") != NULL) {
 		snprintf(why, whysize, "address unfit for RCPT TO");
 		return RCPT_TEMPFAIL;
 	}

@@ -7,6 +7,7 @@
  *                       *used (bytes of the whole reply, continuation lines
  *                       "250-" included) when complete, 0 when more is
  *                       needed, -1 when the text is no SMTP reply.
+ *   rcpt_path()         the RCPT TO command line for an address.
  *   rcpt_smtp_probe()   EHLO (HELO if refused), MAIL FROM:<>, RCPT TO, then
  *                       RSET to keep the connection for the next probe, or
  *                       QUIT. Only a 5xx to RCPT is RCPT_UNKNOWN; a 2xx is
@@ -31,6 +32,9 @@
 #define SMTP_REPLY_MAX 4096
 
 int smtp_reply_parse(const char *buf, size_t len, int *code, size_t *used);
+/* The RCPT command for address, its local part quoted if it needs it
+ * (RFC 5321 4.1.2); -1 if it does not fit in size. */
+int rcpt_path(const char *address, char *out, size_t size);
 
 enum rcpt_answer rcpt_smtp_probe(const char *host, int port, const char *helo,
 				 const char *address, int concurrency, long idle_ms,

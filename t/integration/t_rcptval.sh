@@ -95,7 +95,7 @@ start_internal() {	# start_internal PORT NAME ARGS...
 	echo $! >"$T_STATE/run/$name.pid"
 	wait_for 5 grep -q listening "$T_STATE/$name.log"
 }
-start_internal 2600 internal alice@relay.test bob@relay.test carol@example.test ||
+start_internal 2600 internal alice@relay.test bob@relay.test carol@example.test '"john doe"@relay.test' ||
 	bail_out "internal server did not start"
 start_internal 2601 internal-dead --silent || bail_out "silent server did not start"
 set_mode smtp
@@ -104,6 +104,7 @@ accepted "$(rcpt alice@relay.test)" "smtp: a user the internal server knows is a
 unknown "$(rcpt ghost@relay.test)" "smtp: a user it refuses (550) is 550 5.1.1"
 accepted "$(rcpt bob@relay.test)" "smtp: a second known user is accepted"
 accepted "$(rcpt known@example.test)" "smtp: a sluice mailbox needs no probe"
+accepted "$(rcpt '"john doe"@relay.test')" "smtp: a quoted local part is probed quoted (accepted)"
 accepted "$(rcpt nobody@nohop.test)" "smtp: a relay domain without a next hop is not judged"
 assert_eq "$(redis_cli GET 'sluice:rcpt:{alice@relay.test}')" 1 "smtp: cache: alice valid in Redis"
 assert_eq "$(redis_cli GET 'sluice:rcpt:{ghost@relay.test}')" 0 "smtp: cache: ghost unknown in Redis"
@@ -112,7 +113,7 @@ ttl_neg=$(redis_cli TTL 'sluice:rcpt:{ghost@relay.test}')
 check "smtp: positive answer cached with positive_ttl ($ttl_pos s)" test "$ttl_pos" -gt 3000 -a "$ttl_pos" -le 3600
 check "smtp: negative answer cached with negative_ttl ($ttl_neg s)" test "$ttl_neg" -gt 60 -a "$ttl_neg" -le 120
 conns=$(grep -c '^connect' "$ilog")
-assert_eq "$conns" 1 "smtp: three probes in a row used one connection (RSET between them)"
+assert_eq "$conns" 1 "smtp: four probes in a row used one connection (RSET between them)"
 assert_match "$(grep -c '^RSET' "$ilog")" '^[3-9]' "smtp: RSET after each probe"
 assert_match "$(grep '^MAIL' "$ilog" | head -1)" '^MAIL FROM:<>$' "smtp: probes with the null sender"
 probes=$(grep -c '^RCPT' "$ilog")

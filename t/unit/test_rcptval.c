@@ -97,6 +97,26 @@ test_smtp_replies(void **state)
 }
 
 static void
+test_rcpt_path(void **state)
+{
+	char out[128];
+
+	(void)state;
+	assert_int_equal(rcpt_path("a.b+c@x.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "RCPT TO:<a.b+c@x.test>\r\n");
+	assert_int_equal(rcpt_path("john doe@x.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "RCPT TO:<\"john doe\"@x.test>\r\n");
+	assert_int_equal(rcpt_path("a\"b\\c@x.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "RCPT TO:<\"a\\\"b\\\\c\"@x.test>\r\n");
+	assert_int_equal(rcpt_path("a..b@x.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "RCPT TO:<\"a..b\"@x.test>\r\n");
+	assert_int_equal(rcpt_path("postmaster", out, sizeof(out)), 0);
+	assert_string_equal(out, "RCPT TO:<postmaster>\r\n");
+	assert_int_equal(rcpt_path("abcdefghij@x.test", out, 16), -1);
+	assert_int_equal(rcpt_path("a b c d e f@x.test", out, 20), -1);
+}
+
+static void
 test_ldap_escape(void **state)
 {
 	char out[256];
@@ -284,6 +304,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relay_entries),
 		cmocka_unit_test(test_smtp_replies),
+		cmocka_unit_test(test_rcpt_path),
 		cmocka_unit_test(test_ldap_escape),
 		cmocka_unit_test(test_config_recipients),
 		cmocka_unit_test(test_job_pool),
