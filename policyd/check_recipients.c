@@ -10,7 +10,8 @@
  *      domain sluice:alias:<localpart>@*), a domain with a catch-all
  *      (sluice:catchall). A domain mapped by sluice:domainmap is judged
  *      as the address it becomes (up to MAP_HOPS mappings, so a loop of
- *      mappings ends).
+ *      mappings ends); mapped to a domain that is not ours, it is not
+ *      judged (the mail goes on to a server we cannot ask).
  *   2. Otherwise, by mode: `list` answers 550 5.1.1 at once; `smtp` asks
  *      the domain's internal server (its "domain|host:port" next hop; a
  *      domain without one is not judged), `ldap` the directory. Both read
@@ -67,6 +68,7 @@ struct rcpt_job {
 /* What the lists say of one address, and what is left to ask. */
 struct target {
 	bool ours;		/* a local or relay domain */
+	bool mapped_out;	/* ours, but mapped to a domain that is not */
 	const char *valid_by;	/* "mailbox", "alias", "catchall": valid; NULL: ask */
 	char address[ADDRESS_MAX + 1];	/* after domain mapping, lowercase */
 	const struct relay_hop *hop;	/* smtp: the domain's next hop, or NULL */
@@ -108,8 +110,13 @@ find_target(const struct sluice_config *cfg, const struct lists *l, const char *
 		bool local = is_local(cfg, domain);
 
 		relay = relay_index(cfg, domain);
-		if (!local && relay < 0)
-			return;		/* not ours (t->ours stays as the first hop set it) */
+		if (!local && relay < 0) {
+			/* Not ours; or mapped to a domain that is not: the mail
+			 * goes on elsewhere, and we cannot judge it there. */
+			t->mapped_out = t->ours;
+			t->ours = false;
+			return;
+		}
 		t->ours = true;
 		if (l && pattern_match_address(lists_get(l, LIST_MAILBOXES), t->address)) {
 			t->valid_by = "mailbox";
@@ -290,6 +297,10 @@ recipients_decide(void *state, const struct policy_context *ctx,
 	    || req->recipient == NULL || *req->recipient == '\0')
 		return CHECK_CONTINUE;
 	find_target(ctx->cfg, ctx->lists, req->recipient, &t);
+	if (t.mapped_out) {
+		logline_add(&reply->details, "rcpt", "unchecked");
+		logline_add(&reply->details, "rcpt_reason", "mapped-to-other-domain");
+	}
 	if (!t.ours)
 		return CHECK_CONTINUE;
 	if (t.valid_by)

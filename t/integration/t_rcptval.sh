@@ -11,7 +11,7 @@ MODE=off
 EXTRA=
 harness_config() {
 	harness_default_config | sed \
-		-e 's/relay = \[ "relay.test" \];/relay = [ "relay.test|127.0.0.1:2600", "dead.test|127.0.0.1:2601", "mapped.test", "catch.test", "nohop.test" ];/'
+		-e 's/relay = \[ "relay.test" \];/relay = [ "relay.test|127.0.0.1:2600", "dead.test|127.0.0.1:2601", "mapped.test", "catch.test", "nohop.test", "away.test" ];/'
 }
 harness_policyd_block() {
 	HARNESS_POLICYD_EXTRA="greylist = { enabled = false; };
@@ -19,7 +19,7 @@ harness_policyd_block() {
 }
 harness_policyd_block
 HARNESS_NO_MILTER=1
-HARNESS_POSTCONF='relay_domains = example.test relay.test dead.test mapped.test catch.test nohop.test'
+HARNESS_POSTCONF='relay_domains = example.test relay.test dead.test mapped.test catch.test nohop.test away.test'
 trap 'stop_extras; harness_stop "$HARNESS_NAME"' EXIT
 stop_extras() {
 	local f
@@ -57,6 +57,7 @@ redis_cli SADD sluice:alias:sales@example.test known@example.test >/dev/null
 redis_cli SADD 'sluice:alias:postmaster@*' known@example.test >/dev/null
 redis_cli HSET sluice:catchall catch.test known@example.test >/dev/null
 redis_cli HSET sluice:domainmap mapped.test example.test >/dev/null
+redis_cli HSET sluice:domainmap away.test elsewhere.test >/dev/null
 sleep 1.5
 
 # --- off: nothing is judged (what the checks below fail without) -------------
@@ -75,6 +76,7 @@ unknown "$(rcpt postmaster@relay.test)" "list: the wildcard alias is for local d
 accepted "$(rcpt known@mapped.test)" "list: domain-mapped to a mailbox: accepted"
 unknown "$(rcpt nobody@mapped.test)" "list: domain-mapped to no mailbox: 550 5.1.1"
 accepted "$(rcpt anything@catch.test)" "list: a domain with a catch-all accepts anyone"
+accepted "$(rcpt anyone@away.test)" "list: mapped to a domain that is not ours: not judged"
 accepted "$(rcpt someone@elsewhere.test 127.0.0.1)" "list: a recipient of another domain is not judged (trusted client)"
 if policyd_log_grep 'rcpt=unknown .*to=<nobody@example\.test> rcpt_by=list' 3 >/dev/null; then
 	ok "list: log line rcpt=unknown with the recipient"
