@@ -476,6 +476,29 @@ read_socket_access(struct cfg_reader *rd, const config_setting_t *root,
 	return 0;
 }
 
+/* validate = "smtp" asks the next hops of domains.relay: with none named,
+ * it would judge nothing while the admin believes recipients checked. */
+static int
+check_probe_hops(struct cfg_reader *rd, const config_setting_t *root,
+		 const struct sluice_config *cfg)
+{
+	const config_setting_t *s = config_setting_get_member(root, "policyd");
+	size_t i;
+
+	if (cfg->policyd.recipients.validate != VALIDATE_SMTP)
+		return 0;
+	for (i = 0; i < cfg->relay_domains.count; i++)
+		if (cfg->relay_hops[i].host[0])
+			return 0;
+	if (s)
+		s = config_setting_get_member(s, "recipients");
+	if (s)
+		s = config_setting_get_member(s, "validate");
+	return cfg_fail(rd, s,
+			"validate = \"smtp\" needs a next hop in domains.relay"
+			" (\"domain|host:port\"), which it asks");
+}
+
 static int
 read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
@@ -493,6 +516,7 @@ read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_con
 	    || read_milter(rd, root, &cfg->milter) < 0
 	    || read_dkim(rd, root, &cfg->dkim) < 0
 	    || cfg_read_policyd(rd, root, &cfg->policyd) < 0
+	    || check_probe_hops(rd, root, cfg) < 0
 	    || read_socket_access(rd, root, cfg) < 0
 	    ? -1 : 0;
 }

@@ -55,6 +55,7 @@ pool_thread(void *arg)
 {
 	struct job_pool *pool = arg;
 	void *thread_state = pool->thread_start ? pool->thread_start() : NULL;
+	void (*thread_end)(void *);
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
@@ -85,12 +86,15 @@ pool_thread(void *arg)
 		else
 			deliver(job);
 	}
+	/* After the unlock the pool may be gone (job_pool_free saw the
+	 * thread count reach 0): nothing of it is read past this point. */
+	thread_end = pool->thread_end;
 	pool->threads--;
 	pool->idle--;
 	pthread_cond_broadcast(&pool->gone);
 	pthread_mutex_unlock(&pool->lock);
-	if (pool->thread_end)
-		pool->thread_end(thread_state);
+	if (thread_end)
+		thread_end(thread_state);
 	return NULL;
 }
 

@@ -194,7 +194,8 @@ test_config_recipients(void **state)
 			    "(|(mail=%s)(proxyAddresses=smtp:%s))");
 	config_free(cfg);
 
-	cfg = load("policyd = { recipients = { validate = \"smtp\"; timeout = \"3s\";\n"
+	cfg = load("domains = { relay = [ \"r.test|10.0.0.2\" ]; };\n"
+		   "policyd = { recipients = { validate = \"smtp\"; timeout = \"3s\";\n"
 		   " positive_ttl = \"2h\"; negative_ttl = 60; concurrency = 2; idle_timeout = 5; }; };\n",
 		   err, sizeof(err));
 	if (cfg == NULL)
@@ -216,6 +217,8 @@ test_config_recipients(void **state)
 	config_free(cfg);
 
 	expect_refused("domains = { relay = [\n \"a.test|host:99999\" ]; };\n", 2, "port");
+	expect_refused("domains = { relay = [ \"a.test\" ]; };\npolicyd = { recipients = {\n"
+		       " validate = \"smtp\"; }; };\n", 3, "next hop");
 	expect_refused("policyd = { recipients = {\n validate = \"maybe\"; }; };\n", 2, "\"ldap\"");
 	expect_refused("policyd = { recipients = {\n valdiate = \"list\"; }; };\n", 2, "valdiate");
 	expect_refused("policyd = { recipients = {\n timeout = \"60s\"; }; };\n", 2, "timeout");
