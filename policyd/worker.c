@@ -5,7 +5,9 @@
  * cache of the Redis lists and its check chain, so a decision takes no
  * lock. Nothing here waits: Redis calls are batched (see batch_run) and
  * SPF goes to the process's SPF pool (spf_pool.h), whose answers come
- * back through the worker's eventfd. A request that waits for SPF holds
+ * back through the worker's eventfd; so do the checks' other blocking
+ * jobs (CHECK_JOB: SMTP probes, LDAP lookups) through the job pool
+ * (job_pool.h), held and timed out the same way. A request that waits for SPF holds
  * its connection still (no reads: its attributes point into the input
  * buffer) and is answered temperror when policyd.spf_timeout runs out,
  * while every other connection is served. Connections are spread
