@@ -26,6 +26,7 @@ LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
+LIBS_LDAP := -lldap
 LIBS_MILTER := -lmilter -lpthread
 LIBS_CRYPTO := -lcrypto
 LIBS_OPENDKIM := -lopendkim
@@ -46,6 +47,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 .PHONY: bench-dkim bench-greylist bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
+.PHONY: bench-rcptval
 
 all: $(PROGS)
 
@@ -57,7 +59,7 @@ $(BUILD)/libsluice.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/sluice-policyd: $(POLICYD_OBJ) $(BUILD)/libsluice.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_COMMON)
 
 $(BUILD)/sluice-milter: $(MILTER_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
@@ -75,7 +77,7 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
 # bench-dkim: DKIM signing microbenchmark next to `openssl speed`, and
 # Postfix's accept rate with no milter, a do-nothing milter, opendkim and
@@ -126,6 +128,11 @@ $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
 # the lists (bench/lists-bench.sh loads one).
 $(BUILD)/bench/lists-lookup: $(BUILD)/bench/lists-lookup.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+# bench-rcptval: recipient validation's isolation target (a silent
+# internal server costs other requests nothing; bench/rcptval-isolation.sh).
+bench-rcptval: deps $(BUILD)/sluice-policyd
+	@bash bench/rcptval-isolation.sh $(BUILD)
+
 bench-lists-lookup: $(BUILD)/bench/lists-lookup
 	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
 

@@ -18,12 +18,14 @@ extern const struct policy_check check_relay;
 extern const struct policy_check check_reverse_dns;
 extern const struct policy_check check_sender_login;
 extern const struct policy_check check_greylist;
+extern const struct policy_check check_recipients;
 
 const struct policy_check *const policy_checks[] = {
 	&check_permit_forbid,
 	&check_relay,
 	&check_reverse_dns,
 	&check_sender_login,
+	&check_recipients,
 	&check_greylist,
 	NULL
 };
@@ -188,6 +190,19 @@ check_chain_resume_spf(struct check_chain *chain, const struct policy_context *c
 	 * nothing more to say. */
 	if (chain->state[*cursor])
 		r = chain->checks[*cursor]->resume_spf(chain->state[*cursor], ctx, req, spf, reply);
+	return run_on(chain, ctx, req, reply, cursor, r);
+}
+
+enum check_result
+check_chain_resume_job(struct check_chain *chain, const struct policy_context *ctx,
+		       const struct policy_request *req, struct policy_reply *reply,
+		       size_t *cursor, const struct job *job)
+{
+	enum check_result r = CHECK_CONTINUE;
+
+	/* Like an SPF wait, a job spans wakeups (see above). */
+	if (chain->state[*cursor] && chain->checks[*cursor]->resume_job)
+		r = chain->checks[*cursor]->resume_job(chain->state[*cursor], ctx, req, job, reply);
 	return run_on(chain, ctx, req, reply, cursor, r);
 }
 

@@ -82,7 +82,7 @@ test_defaults(void **state)
 	assert_false(cfg->milter.dmarc);
 	assert_false(cfg->milter.dmarc_reject);
 	assert_null(cfg->milter.always_bcc);
-	assert_int_equal(cfg->policyd.validate, VALIDATE_OFF);
+	assert_int_equal(cfg->policyd.recipients.validate, VALIDATE_OFF);
 	assert_int_equal(cfg->policyd.max_recipients, 0);
 	assert_false(cfg->policyd.require_reverse_dns);
 	assert_false(cfg->policyd.enforce_sender_login);
@@ -149,7 +149,7 @@ test_values(void **state)
 	assert_int_equal(cfg->policyd.greylist.delay, 300);
 	assert_int_equal(cfg->policyd.greylist.ipv4_prefix, 24);
 	assert_int_equal(cfg->policyd.greylist.allow_senders.count, 3);
-	assert_int_equal(cfg->policyd.validate, VALIDATE_OFF);
+	assert_int_equal(cfg->policyd.recipients.validate, VALIDATE_OFF);
 	assert_int_equal(cfg->policyd.max_recipients, 0);
 	config_free(cfg);
 }
@@ -430,8 +430,6 @@ test_not_built(void **state)
 		{ "milter = {\n always_bcc = \"a@b.example\"; };\n", "milter.always_bcc" },
 		{ "milter = {\n incoming_copy = \"a@b.example\"; };\n", "milter.incoming_copy" },
 		{ "milter = {\n outgoing_copy = \"a@b.example\"; };\n", "milter.outgoing_copy" },
-		{ "policyd = { recipients = {\n validate = \"list\"; }; };\n", "recipients.validate" },
-		{ "policyd = { recipients = {\n validate = \"smtp\"; }; };\n", "recipients.validate" },
 		{ "policyd = {\n max_recipients = 50; };\n", "policyd.max_recipients" },
 	};
 	struct sluice_config *cfg;
