@@ -19,7 +19,7 @@ level_verdict(bool permitted, bool forbidden)
 struct access_decision
 access_decide(const struct lists *lists, const struct net_addr *ip, const char *sender)
 {
-	struct access_decision d = { ACCESS_NONE, ACCESS_LEVEL_NONE };
+	struct access_decision d = { ACCESS_NONE, ACCESS_LEVEL_NONE }, own = d;
 	const char *at = sender ? strrchr(sender, '@') : NULL;
 
 	if (lists == NULL)
@@ -27,29 +27,31 @@ access_decide(const struct lists *lists, const struct net_addr *ip, const char *
 	if (ip) {
 		d.verdict = level_verdict(pattern_match_ip(lists_get(lists, LIST_PERMIT_IP), ip),
 					  pattern_match_ip(lists_get(lists, LIST_FORBID_IP), ip));
-		if (d.verdict != ACCESS_NONE) {
+		if (d.verdict != ACCESS_NONE)
 			d.level = ACCESS_LEVEL_IP;
+		if (d.verdict == ACCESS_FORBID)
 			return d;
-		}
 	}
 	if (sender && *sender) {
 		/* The mailbox lists hold addresses and /regex/; a bare domain
 		 * there is an admin's slip that still means that domain. */
-		d.verdict = level_verdict(
+		own.verdict = level_verdict(
 			pattern_match_address(lists_get(lists, LIST_PERMIT_MAILBOX), sender),
 			pattern_match_address(lists_get(lists, LIST_FORBID_MAILBOX), sender));
-		if (d.verdict != ACCESS_NONE) {
-			d.level = ACCESS_LEVEL_MAILBOX;
-			return d;
-		}
+		own.level = ACCESS_LEVEL_MAILBOX;
 	}
-	if (at && at[1]) {
-		d.verdict = level_verdict(
+	if (own.verdict == ACCESS_NONE && at && at[1]) {
+		own.verdict = level_verdict(
 			pattern_match_domain(lists_get(lists, LIST_PERMIT_DOMAIN), at + 1, false),
 			pattern_match_domain(lists_get(lists, LIST_FORBID_DOMAIN), at + 1, false));
-		if (d.verdict != ACCESS_NONE)
-			d.level = ACCESS_LEVEL_DOMAIN;
+		own.level = ACCESS_LEVEL_DOMAIN;
 	}
+	if (own.verdict == ACCESS_NONE)
+		own.level = ACCESS_LEVEL_NONE;
+	/* A permitted IP exempts from spam checks; it does not lift a
+	 * forbidden sender (the manual: "blocked, just at a later stage"). */
+	if (own.verdict == ACCESS_FORBID || d.verdict == ACCESS_NONE)
+		return own;
 	return d;
 }
 

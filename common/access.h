@@ -15,11 +15,14 @@
  *                     exact_domain on or off.
  *
  * Contract (SPEC.md, from the SafeUTM manual): IP first, then mailbox,
- * then domain; the first level with any match decides, and at one level
- * permitted wins over forbidden. So a forbidden IP blocks mail from a
- * permitted domain, a permitted mailbox passes although its domain is
- * forbidden, a forbidden mailbox is blocked although its domain is
- * permitted. Any argument may be NULL (unknown yet: at CONNECT there is no
+ * then domain, and at one level permitted wins over forbidden. A
+ * forbidden IP blocks mail from a permitted domain; a permitted mailbox
+ * passes although its domain is forbidden; a forbidden mailbox is blocked
+ * although its domain is permitted; and a permitted IP only exempts from
+ * spam checks: it does not lift a forbidden mailbox or domain (the
+ * manual's "IP permitted, domain forbidden: blocked, just at a later
+ * stage"). sluice-milter's rules (milter/rules.c) decide the same: both
+ * unit tests run the manual's four examples. Any argument may be NULL (unknown yet: at CONNECT there is no
  * sender), and then its levels do not match; the answer is still right at
  * that stage because the IP level outranks the others. No allocation, no
  * state: safe from any thread on a held snapshot.

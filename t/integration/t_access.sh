@@ -64,8 +64,10 @@ policy_log 'from=<boss@spam\.test> to=<u3@example\.test> .*access=permit-mailbox
 out=$(mail 127.0.0.11 badguy@ttt-point.test u4@example.test)
 expect "$out" "$forbidden" "3. a forbidden mailbox is blocked although its domain is permitted"
 policy_log 'access=forbid-mailbox .*from=<badguy@ttt-point\.test>' "log: access=forbid-mailbox"
+out=$(mail 127.0.0.10 x@sender.test u5@example.test)
+expect "$out" "$queued" "at one level permitted wins: an IP in both lists passes"
 out=$(mail 127.0.0.10 x@spam.test u5@example.test)
-expect "$out" "$queued" "4. at one level permitted wins: an IP in both lists passes, though its sender domain is forbidden"
+expect "$out" "$forbidden" "4. a permitted IP does not lift a forbidden domain: blocked at the domain level"
 out=$(mail 127.0.0.11 y@spam.test u6@example.test)
 expect "$out" "$forbidden" "a forbidden domain is refused"
 policy_log 'access=forbid-domain .*from=<y@spam\.test>' "log: access=forbid-domain"

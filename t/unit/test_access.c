@@ -124,8 +124,13 @@ test_priority(void **state)
 	assert_string_equal(decide("198.51.100.1", "boss@spam.example"), "permit-mailbox");
 	/* 3. a forbidden mailbox is blocked although its domain is permitted */
 	assert_string_equal(decide("198.51.100.1", "badguy@TTT-point.de"), "forbid-mailbox");
-	/* 4. permitted wins at one level: 192.0.2.7 is in both IP lists */
-	assert_string_equal(decide("192.0.2.7", "x@spam.example"), "permit-ip");
+	/* permitted wins at one level: 192.0.2.7 is in both IP lists */
+	assert_string_equal(decide("192.0.2.7", "x@example.org"), "permit-ip");
+	assert_string_equal(decide("192.0.2.7", NULL), "permit-ip");
+	/* 4. a permitted IP does not lift a forbidden domain or mailbox: "blocked,
+	 * just at a later stage" (as the milter's rules decide) */
+	assert_string_equal(decide("192.0.2.7", "x@spam.example"), "forbid-domain");
+	assert_string_equal(decide("192.0.2.7", "badguy@ttt-point.de"), "forbid-mailbox");
 	/* the domain level, both ways */
 	assert_string_equal(decide("198.51.100.1", "x@spam.example"), "forbid-domain");
 	assert_string_equal(decide("198.51.100.1", "x@ttt-point.de"), "permit-domain");
