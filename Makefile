@@ -27,7 +27,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
 LIBS_MILTER := -lmilter -lpthread
-LIBS_CRYPTO := -lcrypto
+LIBS_CRYPTO := -lcrypto -lresolv
 LIBS_OPENDKIM := -lopendkim
 
 COMMON_SRC := $(wildcard common/*.c)
