@@ -23,7 +23,8 @@
  * Contract:
  *  - Never crashes on any input and never exceeds its bounds: header
  *    fields beyond DKIM_HEADERS_MAX / DKIM_HEADER_BYTES_MAX (dkim_sig.h)
- *    are not kept (a signature that needed them fails "header limit"),
+ *    are not kept, and then every signature of the message is a
+ *    permerror "header limit" (we cannot tell which fields it needed),
  *    a DKIM-Signature longer than limits.max_sig_bytes is a permerror,
  *    signatures beyond limits.max_signatures are counted in *unchecked
  *    and not verified (no DNS, no hashing).
