@@ -16,17 +16,37 @@ level_verdict(bool permitted, bool forbidden)
 	return permitted ? ACCESS_PERMIT : forbidden ? ACCESS_FORBID : ACCESS_NONE;
 }
 
+void
+access_sets_of(const struct lists *lists, struct access_sets *sets)
+{
+	sets->permit_ip = lists_get(lists, LIST_PERMIT_IP);
+	sets->permit_mailbox = lists_get(lists, LIST_PERMIT_MAILBOX);
+	sets->permit_domain = lists_get(lists, LIST_PERMIT_DOMAIN);
+	sets->forbid_ip = lists_get(lists, LIST_FORBID_IP);
+	sets->forbid_mailbox = lists_get(lists, LIST_FORBID_MAILBOX);
+	sets->forbid_domain = lists_get(lists, LIST_FORBID_DOMAIN);
+}
+
 struct access_decision
 access_decide(const struct lists *lists, const struct net_addr *ip, const char *sender)
+{
+	struct access_sets sets;
+
+	if (lists == NULL)
+		return (struct access_decision){ ACCESS_NONE, ACCESS_LEVEL_NONE };
+	access_sets_of(lists, &sets);
+	return access_decide_sets(&sets, ip, sender);
+}
+
+struct access_decision
+access_decide_sets(const struct access_sets *sets, const struct net_addr *ip, const char *sender)
 {
 	struct access_decision d = { ACCESS_NONE, ACCESS_LEVEL_NONE }, own = d;
 	const char *at = sender ? strrchr(sender, '@') : NULL;
 
-	if (lists == NULL)
-		return d;
 	if (ip) {
-		d.verdict = level_verdict(pattern_match_ip(lists_get(lists, LIST_PERMIT_IP), ip),
-					  pattern_match_ip(lists_get(lists, LIST_FORBID_IP), ip));
+		d.verdict = level_verdict(pattern_match_ip(sets->permit_ip, ip),
+					  pattern_match_ip(sets->forbid_ip, ip));
 		if (d.verdict != ACCESS_NONE)
 			d.level = ACCESS_LEVEL_IP;
 		if (d.verdict == ACCESS_FORBID)
@@ -36,14 +56,14 @@ access_decide(const struct lists *lists, const struct net_addr *ip, const char *
 		/* The mailbox lists hold addresses and /regex/; a bare domain
 		 * there is an admin's slip that still means that domain. */
 		own.verdict = level_verdict(
-			pattern_match_address(lists_get(lists, LIST_PERMIT_MAILBOX), sender),
-			pattern_match_address(lists_get(lists, LIST_FORBID_MAILBOX), sender));
+			pattern_match_address(sets->permit_mailbox, sender),
+			pattern_match_address(sets->forbid_mailbox, sender));
 		own.level = ACCESS_LEVEL_MAILBOX;
 	}
 	if (own.verdict == ACCESS_NONE && at && at[1]) {
 		own.verdict = level_verdict(
-			pattern_match_domain(lists_get(lists, LIST_PERMIT_DOMAIN), at + 1, false),
-			pattern_match_domain(lists_get(lists, LIST_FORBID_DOMAIN), at + 1, false));
+			pattern_match_domain(sets->permit_domain, at + 1, false),
+			pattern_match_domain(sets->forbid_domain, at + 1, false));
 		own.level = ACCESS_LEVEL_DOMAIN;
 	}
 	if (own.verdict == ACCESS_NONE)

@@ -6,7 +6,8 @@
  *
  * Interface:
  *   access_decide()   the verdict for a client IP and an envelope sender,
- *                     with the level that decided it.
+ *                     with the level that decided it; access_decide_sets()
+ *                     the same over the six sets (access_sets_of()).
  *   access_name()     "forbid-ip", "permit-domain", ... for the log
  *                     (access=forbid-ip), "none" when nothing matched.
  *   relay_match()     the first relaying-list entry that applies to a
@@ -54,6 +55,16 @@ struct access_decision {
 	enum access_level level;
 };
 
+/* The six permit/forbid sets of a snapshot (what access_decide() reads). */
+struct access_sets {
+	const struct pattern_list *permit_ip, *permit_mailbox, *permit_domain;
+	const struct pattern_list *forbid_ip, *forbid_mailbox, *forbid_domain;
+};
+
+void access_sets_of(const struct lists *lists, struct access_sets *sets);
+/* The same decision over sets (unit tests build them without Redis). */
+struct access_decision access_decide_sets(const struct access_sets *sets,
+					  const struct net_addr *ip, const char *sender);
 /* sender: the envelope sender ("" or NULL: the null sender, unknown). */
 struct access_decision access_decide(const struct lists *lists, const struct net_addr *ip,
 				     const char *sender);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "access.h"
 #include "rules.h"
 
 struct rules_conf {
@@ -32,61 +33,34 @@ struct rules_msg {
 
 static _Atomic long unavailable_warned;	/* log_due() rate limit, shared */
 
-void
-rules_sets_of(const struct lists *lists, struct rules_sets *sets)
+/* The one priority logic of both daemons is access_decide_sets()
+ * (common/access.c); this maps its answer to the milter's verdicts. */
+static enum rules_verdict
+verdict_of(struct access_decision d)
 {
-	sets->permit_ip = lists_get(lists, LIST_PERMIT_IP);
-	sets->permit_mailbox = lists_get(lists, LIST_PERMIT_MAILBOX);
-	sets->permit_domain = lists_get(lists, LIST_PERMIT_DOMAIN);
-	sets->forbid_ip = lists_get(lists, LIST_FORBID_IP);
-	sets->forbid_mailbox = lists_get(lists, LIST_FORBID_MAILBOX);
-	sets->forbid_domain = lists_get(lists, LIST_FORBID_DOMAIN);
+	static const enum rules_verdict map[3][4] = {
+		{ RULES_NONE, RULES_NONE, RULES_NONE, RULES_NONE },
+		{ RULES_NONE, RULES_PERMIT_IP, RULES_PERMIT_MAILBOX, RULES_PERMIT_DOMAIN },
+		{ RULES_NONE, RULES_FORBID_IP, RULES_FORBID_MAILBOX, RULES_FORBID_DOMAIN },
+	};
+
+	if ((unsigned)d.verdict > ACCESS_FORBID || (unsigned)d.level > ACCESS_LEVEL_DOMAIN)
+		return RULES_NONE;
+	return map[d.verdict][d.level];
 }
 
 enum rules_verdict
-rules_ip(const struct rules_sets *sets, const struct net_addr *client)
+rules_ip(const struct access_sets *sets, const struct net_addr *client)
 {
 	if (client == NULL)
 		return RULES_NONE;
-	if (pattern_match_ip(sets->permit_ip, client))
-		return RULES_PERMIT_IP;		/* permitted wins at one level */
-	if (pattern_match_ip(sets->forbid_ip, client))
-		return RULES_FORBID_IP;
-	return RULES_NONE;
-}
-
-/* The sender's own verdict: mailbox level, then domain level. */
-static enum rules_verdict
-sender_only(const struct rules_sets *sets, const char *sender)
-{
-	const char *at;
-
-	if (sender == NULL || *sender == '\0')
-		return RULES_NONE;	/* <>: no mailbox, no domain */
-	if (pattern_match_address(sets->permit_mailbox, sender))
-		return RULES_PERMIT_MAILBOX;
-	if (pattern_match_address(sets->forbid_mailbox, sender))
-		return RULES_FORBID_MAILBOX;
-	if ((at = strrchr(sender, '@')) == NULL || at[1] == '\0')
-		return RULES_NONE;
-	if (pattern_match_domain(sets->permit_domain, at + 1, false))
-		return RULES_PERMIT_DOMAIN;
-	if (pattern_match_domain(sets->forbid_domain, at + 1, false))
-		return RULES_FORBID_DOMAIN;
-	return RULES_NONE;
+	return verdict_of(access_decide_sets(sets, client, NULL));
 }
 
 enum rules_verdict
-rules_sender(const struct rules_sets *sets, const struct net_addr *client, const char *sender)
+rules_sender(const struct access_sets *sets, const struct net_addr *client, const char *sender)
 {
-	enum rules_verdict ip = rules_ip(sets, client), own;
-
-	if (ip == RULES_FORBID_IP)
-		return ip;
-	own = sender_only(sets, sender);
-	if (rules_forbidden(own))
-		return own;	/* a permitted IP does not lift it (rules.h) */
-	return ip == RULES_PERMIT_IP ? ip : own;
+	return verdict_of(access_decide_sets(sets, client, sender));
 }
 
 bool
@@ -169,7 +143,7 @@ rules_envfrom(struct milter_call *call)
 	const struct rules_conf *rc = call->conf;
 	struct milter_msg *msg = call->conn->msg;
 	struct rules_msg *st = calloc(1, sizeof(*st));
-	struct rules_sets sets;
+	struct access_sets sets;
 	struct net_addr addr;
 
 	if (st == NULL)
@@ -189,7 +163,7 @@ rules_envfrom(struct milter_call *call)
 		st->unavailable = true;
 		return SMFIS_CONTINUE;
 	}
-	rules_sets_of(msg->lists, &sets);
+	access_sets_of(msg->lists, &sets);
 	st->verdict = rules_sender(&sets, client_address(call->conn, &addr) ? &addr : NULL,
 				   msg->from);
 	if (rules_forbidden(st->verdict)) {

@@ -3,7 +3,6 @@
  * SafeUTM "Rules" of the admin's Redis lists, applied by sluice-milter.
  *
  * Interface:
- *   rules_sets_of()   the six permit/forbid sets of a list snapshot.
  *   rules_ip()        the verdict of the client address alone.
  *   rules_sender()    the verdict of client address and envelope sender
  *                     together (MAIL FROM): the message's verdict.
@@ -22,7 +21,9 @@
  * caseless: patterns.h) or by a bare domain written in the mailbox list.
  * The null sender <> has no mailbox nor domain: only the IP rules apply.
  * The functions are pure: a verdict depends only on the sets and the
- * subjects, so unit tests drive them without Redis or libmilter.
+ * subjects, so unit tests drive them without Redis or libmilter. The
+ * priority logic itself is policyd's too: access_decide_sets() in
+ * common/access.c, so the two daemons cannot decide apart.
  *
  * The module refuses forbidden subjects with 550 5.7.1 at MAIL FROM (the
  * IP too: a reject at connect reaches the client as Postfix's own 554,
@@ -36,6 +37,7 @@
 #ifndef SLUICE_MILTER_RULES_H
 #define SLUICE_MILTER_RULES_H
 
+#include "access.h"
 #include "lists.h"
 #include "module.h"
 #include "network.h"
@@ -51,16 +53,10 @@ enum rules_verdict {
 	RULES_FORBID_DOMAIN,
 };
 
-struct rules_sets {
-	const struct pattern_list *permit_ip, *permit_mailbox, *permit_domain;
-	const struct pattern_list *forbid_ip, *forbid_mailbox, *forbid_domain;
-};
-
-void rules_sets_of(const struct lists *lists, struct rules_sets *sets);
 /* client may be NULL (unknown address): no IP rule then. */
-enum rules_verdict rules_ip(const struct rules_sets *sets, const struct net_addr *client);
+enum rules_verdict rules_ip(const struct access_sets *sets, const struct net_addr *client);
 /* sender: "local@domain", or "" for <>. */
-enum rules_verdict rules_sender(const struct rules_sets *sets, const struct net_addr *client,
+enum rules_verdict rules_sender(const struct access_sets *sets, const struct net_addr *client,
 				const char *sender);
 bool rules_forbidden(enum rules_verdict v);
 const char *rules_verdict_name(enum rules_verdict v);

@@ -14,7 +14,7 @@
 
 static struct pattern_list permit_ip, permit_mailbox, permit_domain;
 static struct pattern_list forbid_ip, forbid_mailbox, forbid_domain;
-static struct rules_sets sets = {
+static struct access_sets sets = {
 	&permit_ip, &permit_mailbox, &permit_domain,
 	&forbid_ip, &forbid_mailbox, &forbid_domain,
 };
@@ -140,7 +140,7 @@ static void
 test_empty_lists(void **state)
 {
 	struct pattern_list empty;
-	struct rules_sets none = { &empty, &empty, &empty, &empty, &empty, &empty };
+	struct access_sets none = { &empty, &empty, &empty, &empty, &empty, &empty };
 	struct net_addr a;
 
 	(void)state;
