@@ -25,7 +25,7 @@ LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
 
 PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
-LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
+LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8 -lcares
 LIBS_MILTER := -lmilter -lpthread
 LIBS_CRYPTO := -lcrypto
 LIBS_OPENDKIM := -lopendkim

@@ -74,6 +74,9 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.request_timeout = 10;
 	cfg->policyd.spf_timeout_ms = 5000;
 	cfg->policyd.validate = VALIDATE_OFF;
+	cfg->policyd.dnsbl.threshold = 1;
+	cfg->policyd.dnsbl.budget_ms = 2000;
+	cfg->policyd.dnsbl.negative_ttl = 300;
 
 	cfg->policyd.greylist.enabled = true;
 	cfg->policyd.greylist.delay = 120;

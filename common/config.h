@@ -25,6 +25,7 @@
 #include "endpoint.h"
 #include "network.h"
 #include "redis.h"
+#include "dnsbl_zone.h"
 
 #define SLUICE_DEFAULT_CONFIG "/etc/sluice/sluice.conf"
 
@@ -85,6 +86,15 @@ struct dkim_conf {
 	long expire;		/* x= after t=, seconds; 0: none */
 };
 
+/* policyd.dnsbl (config_dnsbl.c): DNSBL/DNSWL zones; off without zones. */
+struct dnsbl_conf {
+	int threshold;		/* a score at or above it rejects */
+	long budget_ms;		/* all zones of one request, in parallel */
+	long negative_ttl;	/* seconds a "not listed" answer is cached */
+	size_t zone_count;
+	struct dnsbl_zone zones[DNSBL_ZONES_MAX];
+};
+
 struct policyd_conf {
 	struct endpoint listen;
 	char *pid_file;
@@ -100,6 +110,7 @@ struct policyd_conf {
 	int max_recipients;	/* 0: no limit */
 	bool require_reverse_dns;
 	bool enforce_sender_login;
+	struct dnsbl_conf dnsbl;
 };
 
 /* How the list cache reads Redis (list_cache.h). */

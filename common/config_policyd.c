@@ -115,7 +115,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 		"listen", "pid_file", "fail_open", "max_connections", "workers",
 		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
 		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
-		"require_reverse_dns", "enforce_sender_login", NULL
+		"require_reverse_dns", "enforce_sender_login", "dnsbl", NULL
 	};
 	const config_setting_t *g;
 
@@ -140,6 +140,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
 	    || cfg_read_bool(rd, g, "require_reverse_dns", &p->require_reverse_dns) < 0
 	    || cfg_read_bool(rd, g, "enforce_sender_login", &p->enforce_sender_login) < 0
+	    || cfg_read_dnsbl(rd, g, &p->dnsbl) < 0
 	    || cfg_not_built(rd, g, "max_recipients", "policyd.max_recipients",
 				p->max_recipients != 0) < 0
 	    || cfg_not_built(rd, g, "require_reverse_dns", "policyd.require_reverse_dns",

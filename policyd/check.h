@@ -31,6 +31,11 @@
  *   resume_spf()  with the answer (SPF_TEMPERROR when the time ran out).
  *             reply->step is the check's own: it says, across these
  *             calls, which step of the check is waiting.
+ *             A check that needs DNS fills reply->dns (names, budget) and
+ *             returns CHECK_DNS; the worker asks all the names at once in
+ *             its event loop (dns_async.h) and calls
+ *   resume_dns()  when all are answered or the budget is over (answers
+ *             not in by then are DNS_TIMEOUT), with reply->dns.answers.
  *   close()   frees the state.
  *
  * PREPEND is not final: Postfix treats it as "add this header and go on
@@ -56,14 +61,30 @@
 #include "request.h"
 #include "triplet.h"
 #include "spf.h"
+#include "dns_async.h"
+#include "dnsbl_zone.h"
 
-enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF };
+enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF, CHECK_DNS };
 
 /* With CHECK_SPF: what to evaluate. The strings point into the request,
  * which stays put until it is answered. */
 struct spf_question {
 	const char *client_ip, *helo, *sender;
 	bool breadth;		/* on a pass, also ask whether it is too broad */
+};
+
+/* With CHECK_DNS: the names to ask (type A), answered in answers[]; the
+ * text buffer is the waiting check's own (it survives the wait). */
+#define DNS_QUESTIONS_MAX DNSBL_ZONES_MAX
+struct dns_question {
+	int count;
+	long budget_ms;
+	char names[DNS_QUESTIONS_MAX][DNSBL_QUERY_NAME_MAX + 1];
+	struct dns_answer answers[DNS_QUESTIONS_MAX];
+	/* the waiting check's own, kept across the wait */
+	struct dns_answer known[DNS_QUESTIONS_MAX];
+	unsigned char index_of[DNS_QUESTIONS_MAX];
+	char text[DNS_QUESTIONS_MAX * (DNSBL_ZONE_NAME_MAX + 80)];
 };
 
 struct policy_reply {
@@ -77,6 +98,8 @@ struct policy_reply {
 	struct redis_eval_call call;
 	char call_buf[2 * TRIPLET_KEY_MAX];
 	struct spf_question spf;	/* with CHECK_SPF */
+	struct dns_question dns;	/* with CHECK_DNS */
+	bool permitted;			/* a permitted client/sender (access) */
 	int step;			/* the waiting check's own step */
 	char prepend[400];		/* header of a PREPEND, "" when none */
 };
@@ -108,6 +131,10 @@ struct policy_check {
 					const struct policy_request *req,
 					const struct spf_answer *answer, struct policy_reply *reply);
 	void (*close)(void *state);
+	/* last, so that positional initializers of older checks still hold */
+	enum check_result (*resume_dns)(void *state, const struct policy_context *ctx,
+					const struct policy_request *req,
+					struct policy_reply *reply);
 };
 
 /* The registry, NULL-terminated, in checks.c. */
@@ -128,7 +155,8 @@ struct check_chain *check_chain_open_with(const struct policy_check *const *chec
  * CHECK_FINAL when reply->action holds the answer (DUNNO when no check
  * decided), CHECK_REDIS when check number *cursor waits for reply->call
  * (then check_chain_resume() hands it the Redis reply and runs on), or
- * CHECK_SPF when it waits for reply->spf (then check_chain_resume_spf()).
+ * CHECK_SPF when it waits for reply->spf (then check_chain_resume_spf()),
+ * CHECK_DNS when it waits for reply->dns (then check_chain_resume_dns()).
  */
 enum check_result check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 				     const struct policy_request *req, struct policy_reply *reply,
@@ -141,6 +169,10 @@ enum check_result check_chain_resume_spf(struct check_chain *chain,
 					 const struct policy_request *req,
 					 struct policy_reply *reply, size_t *cursor,
 					 const struct spf_answer *answer);
+enum check_result check_chain_resume_dns(struct check_chain *chain,
+					 const struct policy_context *ctx,
+					 const struct policy_request *req,
+					 struct policy_reply *reply, size_t *cursor);
 void check_chain_close(struct check_chain *chain);
 
 #endif

@@ -13,9 +13,11 @@
 
 #include "check.h"
 
+extern const struct policy_check check_dnsbl;
 extern const struct policy_check check_greylist;
 
 const struct policy_check *const policy_checks[] = {
+	&check_dnsbl,
 	&check_greylist,
 	NULL
 };
@@ -135,6 +137,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->details.truncated = false;
 		reply->verdict_key = NULL;
 		reply->prepend[0] = '\0';
+		reply->permitted = false;
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }
@@ -164,6 +167,19 @@ check_chain_resume_spf(struct check_chain *chain, const struct policy_context *c
 	 * nothing more to say. */
 	if (chain->state[*cursor])
 		r = chain->checks[*cursor]->resume_spf(chain->state[*cursor], ctx, req, spf, reply);
+	return run_on(chain, ctx, req, reply, cursor, r);
+}
+
+enum check_result
+check_chain_resume_dns(struct check_chain *chain, const struct policy_context *ctx,
+		       const struct policy_request *req, struct policy_reply *reply,
+		       size_t *cursor)
+{
+	enum check_result r = CHECK_CONTINUE;
+
+	/* Like SPF: a reload may have switched the check off meanwhile. */
+	if (chain->state[*cursor])
+		r = chain->checks[*cursor]->resume_dns(chain->state[*cursor], ctx, req, reply);
 	return run_on(chain, ctx, req, reply, cursor, r);
 }
 
