@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists bench-dnsbl
 
 all: $(PROGS)
 
@@ -137,6 +137,10 @@ $(BUILD)/bench/policy-probe: $(BUILD)/bench/policy-probe.o
 
 bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-probe
 	@bash bench/lists-bench.sh $(BUILD)
+
+# bench-dnsbl: latency of cached requests while a DNSBL zone never answers
+bench-dnsbl: deps $(BUILD)/sluice-policyd
+	@bash bench/dnsbl-isolation.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
