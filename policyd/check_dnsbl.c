@@ -355,6 +355,8 @@ dnsbl_resume_dns(void *state, const struct policy_context *ctx,
 		int z = q->index_of[i], j, n;
 		long ttl;
 
+		if (z >= d->zones)
+			continue;	/* asked under the config before a reload */
 		q->known[z] = *a;
 		if (a->status != DNS_OK && a->status != DNS_NOTFOUND)
 			continue;	/* unanswered: not cached */
