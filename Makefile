@@ -25,7 +25,7 @@ LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
 
 PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
-LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
+LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8 -lcares
 LIBS_LDAP := -lldap
 LIBS_MILTER := -lmilter -lpthread
 LIBS_CRYPTO := -lcrypto -lresolv
@@ -50,6 +50,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 .PHONY: bench-rcptval
 .PHONY: bench-rules
 .PHONY: bench-dkim-verify
+.PHONY: bench-dnsbl
 
 all: $(PROGS)
 
@@ -177,6 +178,10 @@ bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@$(MAKE) -s -C build-old/src BUILD=build sluice-policyd >/dev/null
 	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \
 	 rc=$$?; git worktree remove --force build-old/src; rm -rf build-old; exit $$rc
+
+# bench-dnsbl: latency of cached requests while a DNSBL zone never answers
+bench-dnsbl: deps $(BUILD)/sluice-policyd
+	@bash bench/dnsbl-isolation.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

@@ -78,6 +78,9 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.spf_timeout_ms = 5000;
 	cfg->policyd.access.reverse_dns_code = 450;
 	rc |= config_recipients_defaults(&cfg->policyd.recipients);
+	cfg->policyd.dnsbl.threshold = 1;
+	cfg->policyd.dnsbl.budget_ms = 2000;
+	cfg->policyd.dnsbl.negative_ttl = 300;
 
 	cfg->policyd.greylist.enabled = true;
 	cfg->policyd.greylist.delay = 120;

@@ -26,6 +26,7 @@
 #include "network.h"
 #include "redis.h"
 #include "relay_hop.h"
+#include "dnsbl_zone.h"
 
 #define SLUICE_DEFAULT_CONFIG "/etc/sluice/sluice.conf"
 
@@ -129,6 +130,15 @@ struct recipients_conf {
 	char *ldap_filter;	/* %s: the address, escaped (RFC 4515) */
 };
 
+/* policyd.dnsbl (config_dnsbl.c): DNSBL/DNSWL zones; off without zones. */
+struct dnsbl_conf {
+	int threshold;		/* a score at or above it rejects */
+	long budget_ms;		/* all zones of one request, in parallel */
+	long negative_ttl;	/* seconds a "not listed" answer is cached */
+	size_t zone_count;
+	struct dnsbl_zone zones[DNSBL_ZONES_MAX];
+};
+
 struct policyd_conf {
 	struct endpoint listen;
 	char *pid_file;
@@ -145,6 +155,7 @@ struct policyd_conf {
 	bool require_reverse_dns;
 	bool enforce_sender_login;
 	struct access_conf access;	/* relay, reverse DNS reply */
+	struct dnsbl_conf dnsbl;
 };
 
 /* How the list cache reads Redis (list_cache.h). */

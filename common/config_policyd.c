@@ -90,7 +90,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
 		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
 		"require_reverse_dns", "enforce_sender_login", "relay_exact_domain",
-		"reverse_dns_code", NULL
+		"reverse_dns_code", "dnsbl", NULL
 	};
 	const config_setting_t *g;
 
@@ -113,6 +113,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || cfg_read_recipients(rd, g, &p->recipients) < 0
 	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
 	    || cfg_read_access(rd, g, p) < 0
+	    || cfg_read_dnsbl(rd, g, &p->dnsbl) < 0
 	    || cfg_not_built(rd, g, "max_recipients", "policyd.max_recipients",
 				p->max_recipients != 0) < 0
 	    ? -1 : 0;

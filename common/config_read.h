@@ -85,4 +85,8 @@ int cfg_read_access(struct cfg_reader *rd, const config_setting_t *policyd,
 int cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 			struct policyd_conf *p);
 
+/* policyd.dnsbl, in config_dnsbl.c. */
+int cfg_read_dnsbl(struct cfg_reader *rd, const config_setting_t *policyd,
+		   struct dnsbl_conf *d);
+
 #endif

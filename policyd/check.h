@@ -37,6 +37,11 @@
  *             the pool refused it); the worker frees the job afterwards.
  *             reply->step is the check's own: it says, across these
  *             calls, which step of the check is waiting.
+ *             A check that needs DNS fills reply->dns (names, budget) and
+ *             returns CHECK_DNS; the worker asks all the names at once in
+ *             its event loop (dns_async.h) and calls
+ *   resume_dns()  when all are answered or the budget is over (answers
+ *             not in by then are DNS_TIMEOUT), with reply->dns.answers.
  *   close()   frees the state.
  *
  * PREPEND is not final: Postfix treats it as "add this header and go on
@@ -62,16 +67,32 @@
 #include "request.h"
 #include "triplet.h"
 #include "spf.h"
+#include "dns_async.h"
+#include "dnsbl_zone.h"
 
 struct job;
 
-enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF, CHECK_JOB };
+enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF, CHECK_JOB, CHECK_DNS };
 
 /* With CHECK_SPF: what to evaluate. The strings point into the request,
  * which stays put until it is answered. */
 struct spf_question {
 	const char *client_ip, *helo, *sender;
 	bool breadth;		/* on a pass, also ask whether it is too broad */
+};
+
+/* With CHECK_DNS: the names to ask (type A), answered in answers[]; the
+ * text buffer is the waiting check's own (it survives the wait). */
+#define DNS_QUESTIONS_MAX DNSBL_ZONES_MAX
+struct dns_question {
+	int count;
+	long budget_ms;
+	char names[DNS_QUESTIONS_MAX][DNSBL_QUERY_NAME_MAX + 1];
+	struct dns_answer answers[DNS_QUESTIONS_MAX];
+	/* the waiting check's own, kept across the wait */
+	struct dns_answer known[DNS_QUESTIONS_MAX];
+	unsigned char index_of[DNS_QUESTIONS_MAX];
+	char text[DNS_QUESTIONS_MAX * (DNSBL_ZONE_NAME_MAX + 80)];
 };
 
 struct policy_reply {
@@ -87,6 +108,7 @@ struct policy_reply {
 	struct spf_question spf;	/* with CHECK_SPF */
 	struct job *job;		/* with CHECK_JOB (job_pool.h) */
 	long job_timeout_ms;		/* its time budget */
+	struct dns_question dns;	/* with CHECK_DNS */
 	int step;			/* the waiting check's own step */
 	char prepend[400];		/* header of a PREPEND, "" when none */
 	/* Set by check_permit_forbid (sluice:permit:*, access.h): later
@@ -125,6 +147,10 @@ struct policy_check {
 	enum check_result (*resume_job)(void *state, const struct policy_context *ctx,
 					const struct policy_request *req,
 					const struct job *job, struct policy_reply *reply);
+	/* last, so that positional initializers of older checks still hold */
+	enum check_result (*resume_dns)(void *state, const struct policy_context *ctx,
+					const struct policy_request *req,
+					struct policy_reply *reply);
 };
 
 /* The registry, NULL-terminated, in checks.c. */
@@ -145,7 +171,8 @@ struct check_chain *check_chain_open_with(const struct policy_check *const *chec
  * CHECK_FINAL when reply->action holds the answer (DUNNO when no check
  * decided), CHECK_REDIS when check number *cursor waits for reply->call
  * (then check_chain_resume() hands it the Redis reply and runs on), or
- * CHECK_SPF when it waits for reply->spf (then check_chain_resume_spf()).
+ * CHECK_SPF when it waits for reply->spf (then check_chain_resume_spf()),
+ * CHECK_DNS when it waits for reply->dns (then check_chain_resume_dns()).
  */
 enum check_result check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 				     const struct policy_request *req, struct policy_reply *reply,
@@ -164,6 +191,10 @@ enum check_result check_chain_resume_job(struct check_chain *chain,
 					 const struct policy_request *req,
 					 struct policy_reply *reply, size_t *cursor,
 					 const struct job *job);
+enum check_result check_chain_resume_dns(struct check_chain *chain,
+					 const struct policy_context *ctx,
+					 const struct policy_request *req,
+					 struct policy_reply *reply, size_t *cursor);
 void check_chain_close(struct check_chain *chain);
 
 #endif

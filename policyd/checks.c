@@ -17,6 +17,7 @@ extern const struct policy_check check_permit_forbid;
 extern const struct policy_check check_relay;
 extern const struct policy_check check_reverse_dns;
 extern const struct policy_check check_sender_login;
+extern const struct policy_check check_dnsbl;
 extern const struct policy_check check_greylist;
 extern const struct policy_check check_recipients;
 
@@ -25,6 +26,7 @@ const struct policy_check *const policy_checks[] = {
 	&check_relay,
 	&check_reverse_dns,
 	&check_sender_login,
+	&check_dnsbl,
 	&check_recipients,
 	&check_greylist,
 	NULL
@@ -203,6 +205,19 @@ check_chain_resume_job(struct check_chain *chain, const struct policy_context *c
 	/* Like an SPF wait, a job spans wakeups (see above). */
 	if (chain->state[*cursor] && chain->checks[*cursor]->resume_job)
 		r = chain->checks[*cursor]->resume_job(chain->state[*cursor], ctx, req, job, reply);
+	return run_on(chain, ctx, req, reply, cursor, r);
+}
+
+enum check_result
+check_chain_resume_dns(struct check_chain *chain, const struct policy_context *ctx,
+		       const struct policy_request *req, struct policy_reply *reply,
+		       size_t *cursor)
+{
+	enum check_result r = CHECK_CONTINUE;
+
+	/* Like SPF: a reload may have switched the check off meanwhile. */
+	if (chain->state[*cursor])
+		r = chain->checks[*cursor]->resume_dns(chain->state[*cursor], ctx, req, reply);
 	return run_on(chain, ctx, req, reply, cursor, r);
 }
 

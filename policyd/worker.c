@@ -18,6 +18,14 @@
  * that merely stopped accepting while over its share would leave the
  * backlog to workers asleep in epoll_wait.)
  *
+ * DNS (CHECK_DNS) is the same shape inside the loop: the worker owns one
+ * c-ares resolver (dns_async.h) whose sockets sit behind one descriptor
+ * in our epoll set; a request that waits for DNS holds its connection
+ * still, and is resumed when its names are all answered or when its
+ * budget (reply->dns.budget_ms) runs out, whichever comes first. So a
+ * dead DNS server costs the requests that ask it their budget, and
+ * nothing to anyone else.
+ *
  * Out of descriptors (EMFILE, ENFILE), accept fails without taking the
  * connection, so the socket stays readable: the worker stops watching it
  * for ACCEPT_BACKOFF_MS instead of spinning, and the warning is logged
@@ -55,6 +63,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "dns_async.h"
 #include "list_cache.h"
 #include "log.h"
 #include "server.h"
@@ -95,6 +104,8 @@ struct pending {
 	size_t consumed;	/* bytes of input the request took */
 	size_t cursor;		/* the check chain's position */
 	struct spf_job *job;	/* while waiting for SPF */
+	struct dns_wait *dnsw;	/* while waiting for DNS */
+	long dns_deadline_ms;	/* then: its budget ends (CLOCK_MONOTONIC) */
 	struct pending *next;	/* free list, or the SPF wait list */
 	struct pending *prev;	/* SPF wait list */
 	struct job *blocking;	/* while waiting for a job (CHECK_JOB) */
@@ -135,6 +146,8 @@ struct worker {
 	struct pending *spf_oldest, *spf_newest;	/* waiting for SPF */
 	struct job_inbox job_inbox;	/* finished jobs (CHECK_JOB) */
 	struct pending *job_oldest, *job_newest;	/* waiting for a job */
+	struct dns_async *dns;				/* this worker's resolver */
+	struct pending *dns_oldest, *dns_newest;	/* waiting for DNS */
 	long clock_offset;		/* test aid: policyd.test_clock */
 	bool stopping;
 	time_t stop_deadline;
@@ -143,7 +156,7 @@ struct worker {
 };
 
 /* epoll tags for the non-connection descriptors */
-static char tag_listen, tag_wake, tag_handoff;
+static char tag_listen, tag_wake, tag_handoff, tag_dns;
 
 static void
 idle_unlink(struct worker *w, struct conn *c)
@@ -192,6 +205,7 @@ partial_end(struct worker *w, struct conn *c)
 static void slot_release(struct worker *w, struct pending *p);
 static void spf_unlink(struct worker *w, struct pending *p);
 static void job_unlink(struct worker *w, struct pending *p);
+static void dns_unlink(struct worker *w, struct pending *p);
 
 static void
 conn_close(struct worker *w, struct conn *c)
@@ -207,6 +221,10 @@ conn_close(struct worker *w, struct conn *c)
 		job_abandon(w->shared->jobs, p->blocking);
 		p->blocking = NULL;
 		job_unlink(w, p);
+	} else if (p && p->dnsw) {	/* it waits for DNS: the same */
+		dns_wait_abandon(w->dns, p->dnsw);
+		p->dnsw = NULL;
+		dns_unlink(w, p);
 		slot_release(w, p);
 	}
 	idle_unlink(w, c);
@@ -330,6 +348,7 @@ slot_release(struct worker *w, struct pending *p)
 	p->job = NULL;
 	p->blocking = NULL;
 	p->jprev = p->jnext = NULL;
+	p->dnsw = NULL;
 	p->prev = NULL;
 	p->next = w->free_slots;
 	w->free_slots = p;
@@ -407,6 +426,52 @@ job_wait(struct worker *w, struct pending *p)
 	return 1;
 }
 
+static long now_ms(void);
+
+static void
+dns_unlink(struct worker *w, struct pending *p)
+{
+	if (p->prev) p->prev->next = p->next; else w->dns_oldest = p->next;
+	if (p->next) p->next->prev = p->prev; else w->dns_newest = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/*
+ * Asks a waiting request's names, all at once. Its connection is not
+ * read meanwhile, as with SPF. Answers not in when the budget ends stay
+ * DNS_TIMEOUT. The list is in order of submission; a budget is one
+ * config's, so that is the order of deadlines but across a reload.
+ */
+static int
+dns_wait(struct worker *w, struct pending *p)
+{
+	struct dns_question *q = &p->reply.dns;
+	const char *names[DNS_QUESTIONS_MAX];
+	int i;
+
+	for (i = 0; i < q->count && i < DNS_QUESTIONS_MAX; i++) {
+		names[i] = q->names[i];
+		q->answers[i].status = DNS_TIMEOUT;
+		q->answers[i].count = 0;
+	}
+	p->dnsw = w->dns ? dns_wait_start(w->dns, names, i, q->answers, p) : NULL;
+	if (p->dnsw == NULL) {	/* too many open queries: a DNS failure */
+		struct policy_context ctx = worker_context(w);
+
+		for (i = 0; i < q->count && i < DNS_QUESTIONS_MAX; i++)
+			q->answers[i].status = DNS_ERROR;
+		return go_on(w, p, check_chain_resume_dns(w->chain, &ctx, &p->req, &p->reply,
+							  &p->cursor));
+	}
+	p->dns_deadline_ms = now_ms() + q->budget_ms;
+	(void)conn_watch(w, p->c, 0);
+	p->prev = w->dns_newest;
+	p->next = NULL;
+	if (w->dns_newest) w->dns_newest->next = p; else w->dns_oldest = p;
+	w->dns_newest = p;
+	return 1;
+}
+
 /* Where a request goes after a step of the chain: answered (-1 closed,
  * 0 written, 1 output pending) or waiting for Redis or SPF (1). */
 static int
@@ -420,6 +485,8 @@ go_on(struct worker *w, struct pending *p, enum check_result r)
 		return spf_wait(w, p);
 	case CHECK_JOB:
 		return job_wait(w, p);
+	case CHECK_DNS:
+		return dns_wait(w, p);
 	default:
 		return finish_request(w, p);
 	}
@@ -613,6 +680,24 @@ job_resume(struct worker *w, struct pending *p, struct job *job)
 		conn_close(w, c);
 }
 
+/* DNS answers (or the end of a budget) for p: on with the chain. */
+static void
+dns_resume(struct worker *w, struct pending *p)
+{
+	struct policy_context ctx = worker_context(w);
+	struct conn *c = p->c;
+
+	p->dnsw = NULL;
+	dns_unlink(w, p);
+	if (conn_watch(w, c, EPOLLIN) < 0) {
+		conn_close(w, c);
+		return;
+	}
+	if (go_on(w, p, check_chain_resume_dns(w->chain, &ctx, &p->req, &p->reply, &p->cursor)) == 0
+	    && conn_process(w, c) == 0 && w->stopping && c->in_len == 0 && c->out_len == 0)
+		conn_close(w, c);
+}
+
 /* Finished jobs, while the batch has room (as spf_take_answers). */
 static void
 job_take_answers(struct worker *w)
@@ -649,8 +734,30 @@ clamp_sleep(long ms, int limit)
 	return ms <= 0 ? 0 : ms >= limit ? limit : (int)ms + 1;
 }
 
+/* Requests whose names are all answered, while the batch has room; then
+ * those whose budget ran out. */
+static void
+dns_take_answers(struct worker *w)
+{
+	struct pending *p;
+
+	if (w->dns == NULL)
+		return;
+	dns_async_process(w->dns);
+	while (w->waiting_count < BATCH_MAX && (p = dns_async_take_done(w->dns)) != NULL)
+		dns_resume(w, p);
+	while (w->dns_oldest && w->waiting_count < BATCH_MAX
+	       && w->dns_oldest->dns_deadline_ms <= now_ms()) {
+		p = w->dns_oldest;
+		dns_wait_abandon(w->dns, p->dnsw);
+		dns_resume(w, p);
+	}
+	if (w->waiting_count >= BATCH_MAX)
+		worker_wake(w);		/* come back for the rest */
+}
+
 /* Milliseconds epoll may sleep: at most a second (the tick), less when
- * an SPF or job budget ends sooner. */
+ * an SPF, job or DNS budget ends sooner, or c-ares has a timeout to run. */
 static int
 sleep_ms(const struct worker *w)
 {
@@ -660,6 +767,10 @@ sleep_ms(const struct worker *w)
 		ms = clamp_sleep(spf_ms_until(&w->spf_oldest->job->deadline), ms);
 	if (w->job_oldest)
 		ms = clamp_sleep(job_ms_until(&w->job_oldest->blocking->deadline), ms);
+	if (w->dns_oldest)
+		ms = clamp_sleep(w->dns_oldest->dns_deadline_ms - now_ms(), ms);
+	if (w->dns)
+		ms = dns_async_timeout_ms(w->dns, ms);
 	return ms;
 }
 
@@ -1051,8 +1162,11 @@ worker_main(void *arg)
 				drain_wake(w);
 			} else if (tag == &tag_handoff) {
 				adopt_handed(w);
-			} else if (c->pending && (c->pending->job || c->pending->blocking)) {
-				conn_close(w, c);	/* hung up while waiting for SPF or a job */
+			} else if (tag == &tag_dns) {
+				;	/* dns_take_answers() below */
+			} else if (c->pending && (c->pending->job || c->pending->blocking
+						  || c->pending->dnsw)) {
+				conn_close(w, c);	/* hung up while waiting for SPF, a job or DNS */
 			} else if ((events[i].events & EPOLLOUT
 				    ? conn_writable(w, c) : conn_readable(w, c)) == 0
 				   && w->stopping && c->in_len == 0 && c->out_len == 0) {
@@ -1063,6 +1177,7 @@ worker_main(void *arg)
 		spf_expire(w);
 		job_take_answers(w);
 		job_expire(w);
+		dns_take_answers(w);
 		batch_run(w);
 		if (atomic_load(&w->shared->stopping) && !w->stopping)
 			begin_stop(w);
@@ -1107,6 +1222,13 @@ worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;
 	}
+	if ((w->dns = dns_async_new(1000, err, errsize)) == NULL)
+		goto fail;
+	ev.data.ptr = &tag_dns;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, dns_async_fd(w->dns), &ev) < 0) {
+		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
+		goto fail;
+	}
 	if (worker_configure(w, shared_config_acquire(shared)) < 0) {
 		snprintf(err, errsize, "worker %d: cannot open the checks", id);
 		goto fail;
@@ -1141,6 +1263,7 @@ worker_free(struct worker *w)
 		return;
 	check_chain_close(w->chain);
 	redis_client_free(w->redis);
+	dns_async_free(w->dns);
 	lists_release(w->lists);
 	if (w->gen)
 		shared_config_release(w->shared, w->gen);

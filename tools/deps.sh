@@ -2,7 +2,7 @@
 # deps.sh - install the Debian packages sluice builds and tests with,
 # only those that are missing, with one "apt-get update" before.
 set -eu
-PKGS="build-essential pkg-config libmilter-dev libspf2-dev libopendkim-dev
+PKGS="build-essential pkg-config libc-ares-dev libmilter-dev libspf2-dev libopendkim-dev
 libopendmarc-dev libhiredis-dev libconfig-dev libssl-dev libcmocka-dev libpcre2-dev
 postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
 python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey

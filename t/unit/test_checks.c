@@ -59,8 +59,8 @@ decide_later(void *state, const struct policy_context *ctx,
 	return CHECK_CONTINUE;
 }
 
-static const struct policy_check check_a = { "a", open_on, decide_header_a, NULL, NULL, close_none, NULL };
-static const struct policy_check check_later = { "later", open_on, decide_later, NULL, NULL, close_none, NULL };
+static const struct policy_check check_a = { .name = "a", .open = open_on, .decide = decide_header_a, .close = close_none };
+static const struct policy_check check_later = { .name = "later", .open = open_on, .decide = decide_later, .close = close_none };
 static const struct policy_check *const chain_checks[] = { &check_a, &check_later, NULL };
 static const struct policy_check *const later_only[] = { &check_later, NULL };
 static const struct policy_check *const *registry = chain_checks;
