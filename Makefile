@@ -26,7 +26,7 @@ LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
-LIBS_MILTER := -lmilter -lpthread
+LIBS_MILTER := -lmilter -lunbound -lpsl -lidn2 -lpthread
 LIBS_CRYPTO := -lcrypto
 LIBS_OPENDKIM := -lopendkim
 

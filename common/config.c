@@ -59,8 +59,10 @@ set_defaults(struct sluice_config *cfg)
 	endpoint_parse("unix:/run/sluice/milter.sock", &cfg->milter.listen, NULL);
 	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
 	rc |= set_string(&cfg->milter.authserv_id, host);
-	/* spf, dkim_verify, dmarc, dmarc_reject and the copies stay off:
-	 * not built yet (see read_milter). */
+	/* spf, dmarc and dmarc_reject are off until the admin turns them on;
+	 * dkim_verify and the copies stay off: not built yet (read_milter). */
+	cfg->milter.dns_timeout_ms = 5000;
+	cfg->milter.dmarc_quarantine = true;
 
 	cfg->dkim.sign = true;
 	cfg->dkim.header_canon = cfg->dkim.body_canon = CANON_RELAXED;
@@ -250,8 +252,8 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 }
 
 /*
- * spf, dkim_verify, dmarc, dmarc_reject and the three copies are the
- * settings of features not built yet: read and type-checked, and refused
+ * dkim_verify and the three copies are the settings of features not
+ * built yet: read and type-checked, and refused
  * unless off (false, or an empty address), because a setting that is
  * accepted and does nothing would make the admin believe mail is checked.
  */
@@ -260,11 +262,13 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 {
 	static const char *const members[] = {
 		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
-		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", NULL
+		"dmarc_reject", "dmarc_quarantine", "dns_timeout", "always_bcc", "incoming_copy",
+		"outgoing_copy", NULL
 	};
 	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
 	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
 	const config_setting_t *g;
+	long dns_timeout = m->dns_timeout_ms / 1000;
 	size_t i;
 
 	if (cfg_group(rd, root, "milter", &g) < 0)
@@ -279,11 +283,11 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "dkim_verify", &m->dkim_verify) < 0
 	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
 	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
-	    || cfg_not_built(rd, g, "spf", "milter.spf", m->spf) < 0
-	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
-	    || cfg_not_built(rd, g, "dmarc", "milter.dmarc", m->dmarc) < 0
-	    || cfg_not_built(rd, g, "dmarc_reject", "milter.dmarc_reject", m->dmarc_reject) < 0)
+	    || cfg_read_bool(rd, g, "dmarc_quarantine", &m->dmarc_quarantine) < 0
+	    || cfg_read_duration(rd, g, "dns_timeout", 1, 60, &dns_timeout) < 0
+	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0)
 		return -1;
+	m->dns_timeout_ms = dns_timeout * 1000;
 	if (cfg_check_domain(m->authserv_id) != NULL)
 		return cfg_fail(rd, config_setting_get_member(g, "authserv_id"),
 				   "authserv_id: must be a host name");

@@ -39,6 +39,7 @@ struct milter_conn {
 	const struct sluice_config *cfg;
 	char client_addr[64];		/* "192.0.2.7", "" if unknown */
 	char client_name[256];		/* Postfix's verified name or "unknown" */
+	char helo[256];			/* the client's HELO/EHLO name, "" if none */
 	bool trusted_network;		/* client in trusted_networks */
 	struct milter_msg *msg;		/* NULL outside a transaction */
 };
@@ -52,6 +53,7 @@ struct milter_msg {
 	char auth_user[256];		/* SASL login, "" if none */
 	unsigned rcpt_count;
 	bool outbound;			/* trusted network or authenticated */
+	bool permitted;			/* a permitted sender (address rules) */
 	const struct lists *lists;	/* the Redis lists: one snapshot for the
 					 * whole message (lists.h) */
 	void *state[MILTER_MODULES_MAX];	/* one slot per module */

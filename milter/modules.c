@@ -8,10 +8,12 @@
  */
 #include <stddef.h>
 
+#include "auth.h"
 #include "dkim_sign.h"
 #include "module.h"
 
 const struct milter_module *const milter_modules[] = {
+	&auth_module,
 	&dkim_sign_module,
 	NULL
 };
