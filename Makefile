@@ -72,7 +72,7 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_OPENDKIM) -lopendmarc $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
 # bench-dkim: DKIM signing microbenchmark next to `openssl speed`, and
 # Postfix's accept rate with no milter, a do-nothing milter, opendkim and

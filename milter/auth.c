@@ -363,13 +363,13 @@ auth_eom(struct milter_call *call, struct logline *line)
 		logline_add(line, "dns", "timeout");
 	if (v.result != DMARC_FAIL)
 		return SMFIS_CONTINUE;
-	if (v.apply == DMARC_POLICY_REJECT && c->dmarc_reject) {
+	if (v.apply == DMARC_P_REJECT && c->dmarc_reject) {
 		snprintf(text, sizeof(text), "Message rejected by the DMARC policy of %s", dom);
 		smfi_setreply(call->ctx, (char *)(uintptr_t)"550", (char *)(uintptr_t)"5.7.1", text);
 		logline_add(line, "action", "reject");
 		return SMFIS_REJECT;
 	}
-	if (v.apply == DMARC_POLICY_QUARANTINE && c->dmarc_quarantine) {
+	if (v.apply == DMARC_P_QUARANTINE && c->dmarc_quarantine) {
 		snprintf(text, sizeof(text), "DMARC policy of %s: quarantine", dom);
 		if (smfi_quarantine(call->ctx, text) == MI_SUCCESS)
 			logline_add(line, "action", "hold");

@@ -69,11 +69,11 @@ static int
 policy_word(const char *v, size_t n, enum dmarc_policy *p)
 {
 	if (n == 4 && strncasecmp(v, "none", 4) == 0)
-		*p = DMARC_POLICY_NONE;
+		*p = DMARC_P_NONE;
 	else if (n == 10 && strncasecmp(v, "quarantine", 10) == 0)
-		*p = DMARC_POLICY_QUARANTINE;
+		*p = DMARC_P_QUARANTINE;
 	else if (n == 6 && strncasecmp(v, "reject", 6) == 0)
-		*p = DMARC_POLICY_REJECT;
+		*p = DMARC_P_REJECT;
 	else
 		return -1;
 	return 0;
@@ -163,8 +163,8 @@ dmarc_record_parse(const char *txt, struct dmarc_record *rec)
 	if (!have_p || bad_policy) {
 		if (!have_rua)
 			return -1;
-		rec->p = DMARC_POLICY_NONE;	/* RFC 7489 6.6.3 */
-		rec->sp = DMARC_POLICY_UNSET;
+		rec->p = DMARC_P_NONE;	/* RFC 7489 6.6.3 */
+		rec->sp = DMARC_P_UNSET;
 	}
 	return 0;
 }
@@ -221,7 +221,7 @@ after_pct(enum dmarc_policy p, int pct, int roll)
 	if (roll < pct)
 		return p;
 	/* RFC 7489 6.6.4: the messages not sampled get the next policy down. */
-	return p == DMARC_POLICY_REJECT ? DMARC_POLICY_QUARANTINE : DMARC_POLICY_NONE;
+	return p == DMARC_P_REJECT ? DMARC_P_QUARANTINE : DMARC_P_NONE;
 }
 
 void
@@ -255,7 +255,7 @@ dmarc_evaluate(const struct psl_ctx_st *psl, const struct dmarc_input *in,
 			return;		/* none */
 		subdomain = true;
 	}
-	out->policy = subdomain && rec.sp != DMARC_POLICY_UNSET ? rec.sp : rec.p;
+	out->policy = subdomain && rec.sp != DMARC_P_UNSET ? rec.sp : rec.p;
 	if (in->spf_domain && dmarc_aligned(psl, in->from_domain, in->spf_domain, rec.aspf_strict)) {
 		if (in->spf == SPF_PASS)
 			out->spf_aligned = true;
@@ -272,7 +272,7 @@ dmarc_evaluate(const struct psl_ctx_st *psl, const struct dmarc_input *in,
 	}
 	if (out->spf_aligned || out->dkim_aligned) {
 		out->result = DMARC_PASS;
-		out->apply = DMARC_POLICY_NONE;
+		out->apply = DMARC_P_NONE;
 		return;
 	}
 	if (unsure) {

@@ -47,8 +47,8 @@
 
 struct psl_ctx_st;
 
-enum dmarc_policy { DMARC_POLICY_UNSET, DMARC_POLICY_NONE, DMARC_POLICY_QUARANTINE,
-	DMARC_POLICY_REJECT };
+enum dmarc_policy { DMARC_P_UNSET, DMARC_P_NONE, DMARC_P_QUARANTINE,
+	DMARC_P_REJECT };
 enum dmarc_result { DMARC_NONE, DMARC_PASS, DMARC_FAIL, DMARC_TEMPERROR, DMARC_PERMERROR };
 
 struct dmarc_record {
