@@ -285,7 +285,10 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
 	    || cfg_read_bool(rd, g, "dmarc_quarantine", &m->dmarc_quarantine) < 0
 	    || cfg_read_duration(rd, g, "dns_timeout", 1, 60, &dns_timeout) < 0
-	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0)
+#ifndef SLUICE_HAVE_DKIM_VERIFY
+	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
+#endif
+	    )
 		return -1;
 	m->dns_timeout_ms = dns_timeout * 1000;
 	if (cfg_check_domain(m->authserv_id) != NULL)

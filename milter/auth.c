@@ -39,6 +39,9 @@
 #include "dkim_parse.h"
 #include "dmarc.h"
 #include "dns.h"
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+#include "dkim_verify.h"
+#endif
 #include "spf.h"
 #include "spf_dns.h"
 
@@ -46,9 +49,10 @@
 #define AUTH_FORGED_MAX 256	/* more forged A-R fields: tempfail */
 #define AUTH_PSL_FILE "/usr/share/publicsuffix/public_suffix_list.dafsa"
 #define AUTH_PSL_TEXT "/usr/share/publicsuffix/public_suffix_list.dat"
+#define AUTH_DKIM_MAX 8		/* signatures verified per message */
 
 struct auth_conf {
-	bool spf, dmarc, dmarc_reject, dmarc_quarantine;
+	bool spf, dkim, dmarc, dmarc_reject, dmarc_quarantine;
 	long budget_ms;
 	char authserv_id[256];
 	struct dns_resolver *dns;
@@ -69,6 +73,11 @@ struct auth_msg {
 	unsigned forged[AUTH_FORGED_MAX];
 	unsigned forged_count;
 	bool forged_overflow;
+	bool dkim_nomem;			/* the verifier ran out of memory */
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	struct dkim_verify *dkim;		/* NULL: DKIM not checked */
+	struct auth_conf *conf;			/* for the key source */
+#endif
 };
 
 static void
@@ -89,13 +98,14 @@ auth_open(const struct sluice_config *cfg, void **conf, char *err, size_t errsiz
 	struct auth_conf *c;
 
 	*conf = NULL;
-	if (!cfg->milter.spf && !cfg->milter.dmarc)
+	if (!cfg->milter.spf && !cfg->milter.dmarc && !cfg->milter.dkim_verify)
 		return 0;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errsize, "auth: out of memory");
 		return -1;
 	}
 	c->spf = cfg->milter.spf;
+	c->dkim = cfg->milter.dkim_verify;
 	c->dmarc = cfg->milter.dmarc;
 	c->dmarc_reject = cfg->milter.dmarc_reject;
 	c->dmarc_quarantine = cfg->milter.dmarc_quarantine;
@@ -154,6 +164,57 @@ check_spf(struct auth_conf *c, struct milter_conn *conn, struct auth_msg *st)
 	spf_dns_free(layer);
 }
 
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+/* The verifier's key source: TXT records from our resolver, within the
+ * message's budget (dkim_verify.h: records back to back, NUL-ended). */
+static int
+key_txt(void *arg, const char *qname, char *buf, size_t size, enum dkim_dns *status)
+{
+	struct auth_msg *st = arg;
+	struct dns_answer ans;
+	size_t used = 0;
+	int i, n = 0;
+
+	switch (dns_lookup(st->conf->dns, qname, ns_t_txt, &st->budget, &ans)) {
+	case DNS_OK:
+		*status = DKIM_DNS_OK;
+		break;
+	case DNS_NXDOMAIN:
+		*status = DKIM_DNS_NXDOMAIN;
+		break;
+	case DNS_NODATA:
+		*status = DKIM_DNS_NODATA;
+		break;
+	default:
+		*status = DKIM_DNS_TEMPERROR;
+		break;
+	}
+	for (i = 0; *status == DKIM_DNS_OK && i < ans.count; i++) {
+		if (used >= size || dns_txt(&ans, i, buf + used, size - used) < 0)
+			continue;	/* malformed or too big: skipped */
+		used += strlen(buf + used) + 1;
+		n++;
+	}
+	if (*status == DKIM_DNS_OK && n == 0)
+		*status = ans.count ? DKIM_DNS_TEMPERROR : DKIM_DNS_NODATA;
+	dns_answer_free(&ans);
+	return n;
+}
+
+static void
+start_dkim(struct auth_conf *c, struct auth_msg *st)
+{
+	struct dkim_verify_limits limits;
+	struct dkim_key_source keys = { key_txt, st };
+
+	dkim_verify_limits_default(&limits);
+	limits.max_signatures = AUTH_DKIM_MAX;
+	st->conf = c;
+	if ((st->dkim = dkim_verify_new(&limits, &keys)) == NULL)
+		st->dkim_nomem = true;
+}
+#endif
+
 static sfsistat
 auth_envfrom(struct milter_call *call)
 {
@@ -172,6 +233,10 @@ auth_envfrom(struct milter_call *call)
 	}
 	if (c->spf)
 		check_spf(c, call->conn, st);
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	if (c->dkim)
+		start_dkim(c, st);
+#endif
 	return SMFIS_CONTINUE;
 }
 
@@ -184,6 +249,10 @@ auth_header(struct milter_call *call, const char *name, const char *value)
 
 	if (st == NULL || st->skip)
 		return SMFIS_CONTINUE;
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	if (st->dkim && dkim_verify_header(st->dkim, name, value) < 0)
+		st->dkim_nomem = true;
+#endif
 	if (strcasecmp(name, "From") == 0) {
 		if (st->from_count++ == 0) {
 			if (strlen(value) >= sizeof(st->from_value))
@@ -202,6 +271,76 @@ auth_header(struct milter_call *call, const char *name, const char *value)
 		}
 	}
 	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+auth_eoh(struct milter_call *call)
+{
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	struct auth_msg *st = *call->state;
+
+	if (st && st->dkim && dkim_verify_eoh(st->dkim) < 0)
+		st->dkim_nomem = true;
+#else
+	(void)call;
+#endif
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+auth_body(struct milter_call *call, const unsigned char *chunk, size_t len)
+{
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	struct auth_msg *st = *call->state;
+
+	if (st && st->dkim && !st->dkim_nomem && dkim_verify_body(st->dkim, chunk, len) < 0)
+		st->dkim_nomem = true;
+#else
+	(void)call;
+	(void)chunk;
+	(void)len;
+#endif
+	return SMFIS_CONTINUE;
+}
+
+/* The DKIM results: A-R resinfos, DMARC's inputs, the log's summary. */
+static void
+finish_dkim(struct auth_msg *st, struct authres *ar, struct dmarc_dkim *dd, size_t *ndd,
+	    char *summary, size_t ssize)
+{
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	const struct dkim_sigresult *res = NULL;
+	size_t n, i, unchecked = 0, o = 0;
+	char info[1024];
+
+	*ndd = 0;
+	snprintf(summary, ssize, "none");
+	if (st->dkim == NULL)
+		return;
+	n = dkim_verify_finish(st->dkim, &res, &unchecked);
+	if (n == 0)
+		authres_add(ar, "dkim", "none", unchecked ? "too many signatures" : NULL, NULL);
+	for (i = 0; i < n; i++) {
+		if (dkim_result_resinfo(&res[i], info, sizeof(info)) > 0)
+			authres_add_raw(ar, info);
+		if (*ndd < AUTH_DKIM_MAX && res[i].d[0]) {
+			dd[*ndd].domain = res[i].d;
+			dd[*ndd].pass = res[i].result == DKIM_RES_PASS;
+			dd[*ndd].temperror = res[i].result == DKIM_RES_TEMPERROR;
+			(*ndd)++;
+		}
+		if (o < ssize)
+			o += (size_t)snprintf(summary + o, ssize - o, "%s%s", i ? "," : "",
+					      dkim_res_name(res[i].result));
+	}
+#else
+	(void)st;
+	(void)ar;
+	(void)dd;
+	(void)summary;
+	(void)ssize;
+	*ndd = 0;
+#endif
 }
 
 /* The From domain as DMARC needs it: lowercase A-label; NULL and *why
@@ -287,6 +426,9 @@ auth_eom(struct milter_call *call, struct logline *line)
 	const char *dom = NULL, *why = NULL;
 	struct dmarc_verdict v = { .result = DMARC_NONE };
 	struct authres ar;
+	struct dmarc_dkim dkim[AUTH_DKIM_MAX];
+	size_t ndkim = 0;
+	char dkim_summary[128] = "";
 	bool evaluated = false;
 	unsigned i;
 
@@ -302,6 +444,11 @@ auth_eom(struct milter_call *call, struct logline *line)
 		logline_add(line, "reason", "too-many-authentication-results");
 		return SMFIS_TEMPFAIL;
 	}
+	if (st->dkim_nomem) {
+		logline_add(line, "auth", "tempfail");
+		logline_add(line, "reason", "out-of-memory");
+		return SMFIS_TEMPFAIL;
+	}
 	authres_start(&ar, c->authserv_id);
 	if (st->spf_checked) {
 		const char *props[] = { st->spf_helo ? "smtp.helo" : "smtp.mailfrom",
@@ -311,6 +458,8 @@ auth_eom(struct milter_call *call, struct logline *line)
 			    st->spf == SPF_TEMPERROR && st->budget.timed_out ? "DNS timeout" : NULL,
 			    st->spf_identity[0] ? props : NULL);
 	}
+	if (c->dkim)
+		finish_dkim(st, &ar, dkim, &ndkim, dkim_summary, sizeof(dkim_summary));
 	if (c->dmarc) {
 		struct dmarc_input in = { 0 };
 		struct fetch_arg fa = { c, st };
@@ -319,6 +468,8 @@ auth_eom(struct milter_call *call, struct logline *line)
 			in.from_domain = dom;
 			in.spf = st->spf_checked ? st->spf : SPF_NONE;
 			in.spf_domain = st->spf_checked && st->spf_domain[0] ? st->spf_domain : NULL;
+			in.dkim = dkim;
+			in.dkim_count = ndkim;
 			in.roll = (int)arc4random_uniform(100);
 			dmarc_evaluate(c->psl, &in, fetch_txt, &fa, &v);
 			evaluated = true;
@@ -349,6 +500,8 @@ auth_eom(struct milter_call *call, struct logline *line)
 			    call->conn->msg->queue_id[0] ? call->conn->msg->queue_id : "NOQUEUE");
 	if (st->spf_checked)
 		logline_add(line, "spf", spf_result_name(st->spf));
+	if (c->dkim)
+		logline_add(line, "dkim", dkim_summary);
 	if (c->dmarc) {
 		logline_add(line, "dmarc", dmarc_result_name(v.result));
 		logline_add(line, "from_domain", dom ? dom : "");
@@ -382,6 +535,12 @@ auth_eom(struct milter_call *call, struct logline *line)
 static void
 auth_msg_free(void *state)
 {
+#ifdef SLUICE_HAVE_DKIM_VERIFY
+	struct auth_msg *st = state;
+
+	if (st)
+		dkim_verify_free(st->dkim);
+#endif
 	free(state);
 }
 
@@ -392,6 +551,8 @@ const struct milter_module auth_module = {
 	.close = auth_close,
 	.envfrom = auth_envfrom,
 	.header = auth_header,
+	.eoh = auth_eoh,
+	.body = auth_body,
 	.eom = auth_eom,
 	.msg_free = auth_msg_free,
 };

@@ -202,3 +202,18 @@ authres_authserv_id(const char *value, char *out, size_t size)
 	out[o] = '\0';
 	return o > 0 ? 0 : -1;
 }
+
+void
+authres_add_raw(struct authres *ar, const char *resinfo)
+{
+	size_t n = strlen(resinfo);
+
+	if (ar->len + n + 4 >= sizeof(ar->buf)) {
+		ar->overflow = true;
+		return;
+	}
+	memcpy(ar->buf + ar->len, ";\n\t", 3);
+	memcpy(ar->buf + ar->len + 3, resinfo, n + 1);
+	ar->len += n + 3;
+	ar->results++;
+}

@@ -40,6 +40,8 @@ struct authres {
 void authres_start(struct authres *ar, const char *authserv_id);
 void authres_add(struct authres *ar, const char *method, const char *result,
 		 const char *comment, const char *const *props);
+/* A resinfo already formatted ("dkim=pass header.d=..."; dkim_verify.h). */
+void authres_add_raw(struct authres *ar, const char *resinfo);
 const char *authres_value(struct authres *ar);
 void authres_pvalue(char *out, size_t size, const char *value);
 int authres_authserv_id(const char *value, char *out, size_t size);
