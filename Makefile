@@ -48,7 +48,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-auth bench-greylist bench-lists-lookup bench-lists
 
 all: $(PROGS)
 
@@ -91,6 +91,11 @@ $(BUILD)/bench/nullmilter: $(BUILD)/bench/nullmilter.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER)
 bench-dkim: deps all $(BUILD)/bench/dkim-sign-bench $(BUILD)/bench/nullmilter
 	@bash bench/bench-dkim.sh $(BUILD)
+
+# bench-auth: inbound verification, sluice-milter (SPF, DKIM, DMARC, A-R)
+# against opendkim + opendmarc and the do-nothing milter (bench/bench-auth.sh).
+bench-auth: deps all $(BUILD)/bench/nullmilter
+	@bash bench/bench-auth.sh $(BUILD)
 
 deps:
 	@sh tools/deps.sh

@@ -23,6 +23,9 @@
 #include <unbound.h>
 
 #include "dns.h"
+#include "dns_cache.h"
+
+#define DNS_CACHE_ENTRIES 50000
 
 struct pending {
 	struct pending *next, *prev;
@@ -39,6 +42,7 @@ struct dns_resolver {
 	pthread_mutex_t lock;
 	bool stop;			/* guarded by lock */
 	struct pending *pendings;	/* guarded by lock */
+	struct dns_cache *cache;	/* in front of libunbound's */
 };
 
 static void
@@ -151,6 +155,10 @@ dns_resolver_new(const char *resolv_conf, char *err, size_t errsize)
 		return NULL;
 	}
 	pthread_mutex_init(&r->lock, NULL);
+	if ((r->cache = dns_cache_new(DNS_CACHE_ENTRIES)) == NULL) {
+		snprintf(err, errsize, "dns: out of memory");
+		goto fail;
+	}
 	if ((r->ctx = ub_ctx_create()) == NULL) {
 		snprintf(err, errsize, "dns: cannot create the libunbound context");
 		goto fail;
@@ -197,6 +205,7 @@ dns_resolver_free(struct dns_resolver *r)
 		next = p->next;
 		free_pending(p);
 	}
+	dns_cache_free(r->cache);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -215,28 +224,24 @@ elapsed_ms(const struct timespec *a, const struct timespec *b)
 	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
+/* Our own copy of libunbound's answer (which is freed here). */
 static void
 answer_from(struct ub_result *res, struct dns_answer *out)
 {
-	out->impl = res;
-	out->ttl = res->ttl;
-	if (res->rcode != 0 && !res->nxdomain) {
-		out->status = DNS_TEMPFAIL;	/* SERVFAIL, REFUSED, ... */
-		return;
+	int count = 0;
+
+	if (res->rcode != 0 && !res->nxdomain)
+		dns_answer_make(out, DNS_TEMPFAIL, 0, 0, NULL, NULL);	/* SERVFAIL, ... */
+	else if (res->nxdomain)
+		dns_answer_make(out, DNS_NXDOMAIN, res->ttl, 0, NULL, NULL);
+	else if (!res->havedata)
+		dns_answer_make(out, DNS_NODATA, res->ttl, 0, NULL, NULL);
+	else {
+		while (res->data[count])
+			count++;
+		dns_answer_make(out, DNS_OK, res->ttl, count, res->data, res->len);
 	}
-	if (res->nxdomain) {
-		out->status = DNS_NXDOMAIN;
-		return;
-	}
-	if (!res->havedata) {
-		out->status = DNS_NODATA;
-		return;
-	}
-	out->status = DNS_OK;
-	out->data = res->data;
-	out->len = res->len;
-	while (res->data[out->count])
-		out->count++;
+	ub_resolve_free(res);
 }
 
 enum dns_status
@@ -251,6 +256,10 @@ dns_lookup(struct dns_resolver *r, const char *name, int type, struct dns_budget
 
 	memset(out, 0, sizeof(*out));
 	out->status = DNS_TEMPFAIL;
+	if (dns_cache_get(r->cache, name, type, out)) {
+		budget->queries++;
+		return out->status;
+	}
 	if (budget->remaining_ms <= 0) {
 		budget->timed_out = true;
 		return out->status;
@@ -298,7 +307,8 @@ dns_lookup(struct dns_resolver *r, const char *name, int type, struct dns_budget
 		pthread_mutex_unlock(&r->lock);
 		if (p->err == 0 && p->result) {
 			answer_from(p->result, out);
-			p->result = NULL;	/* now the answer's */
+			p->result = NULL;	/* freed by answer_from */
+			dns_cache_put(r->cache, name, type, out);
 		}
 		free_pending(p);
 	} else {
@@ -316,8 +326,7 @@ dns_lookup(struct dns_resolver *r, const char *name, int type, struct dns_budget
 void
 dns_answer_free(struct dns_answer *answer)
 {
-	if (answer->impl)
-		ub_resolve_free(answer->impl);
+	free(answer->impl);
 	memset(answer, 0, sizeof(*answer));
 }
 

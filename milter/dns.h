@@ -24,6 +24,9 @@
  * Why libunbound: it caches by TTL, handles TCP fallback, EDNS and
  * retries, and its asynchronous interface lets a waiter give up at its
  * deadline while the answer still fills the cache for the next message.
+ * In front of libunbound's cache sits our own (dns_cache.h): a name asked
+ * again within its TTL is answered in the calling thread, with no hop to
+ * libunbound's thread and back.
  * A lookup never waits past the budget: Postfix's milter timeouts are
  * never reached because of DNS.
  */
@@ -49,7 +52,7 @@ struct dns_answer {
 	char **data;		/* rdata in wire format, count entries */
 	int *len;
 	int ttl;
-	void *impl;		/* the struct ub_result */
+	void *impl;		/* the one block holding data and len */
 };
 
 struct dns_resolver *dns_resolver_new(const char *resolv_conf, char *err, size_t errsize);
