@@ -76,20 +76,16 @@ echo "message: $(wc -c <"$B/message") bytes, DKIM-signed d=bench.test s=sel (rsa
 in_ns "$BUILD/bench/nullmilter" -p "unix:$B/null.sock" >"$B/null.log" 2>&1 &
 pids=($!)
 echo 192.0.2.1 >"$B/internal"
-# Debian's opendkim resolves with libunbound, which by default neither
-# queries 127.0.0.1 nor passes names under .test to a server.
-cat >"$B/unbound.conf" <<EOF
-server:
-  do-not-query-localhost: no
-  local-zone: test. transparent
-  local-zone: 127.in-addr.arpa. transparent
-forward-zone:
-  name: "."
-  forward-addr: 127.0.0.1
-EOF
+# Debian's opendkim resolves with libunbound, which neither queries
+# 127.0.0.1 nor passes .test names on by default, and chokes on an unbound
+# configuration file given as ResolverConfiguration here: it reads the key
+# from a file instead (TestPublicKeys). That spares opendkim its DNS
+# lookup: the comparison favours the Debian stack.
+printf 'sel._domainkey.bench.test %s\n' \
+	"$(printf '%s\n' "$out" | grep -o '"[^"]*"' | tr -d '"' | tr -d '\n')" >"$B/keys"
 cat >"$B/opendkim.conf" <<EOF
 Syslog no
-ResolverConfiguration $B/unbound.conf
+TestPublicKeys $B/keys
 Background no
 Mode v
 AuthservID mx.example.test
@@ -132,7 +128,7 @@ declare -A MILTER=(
 	[od+odmarc]="unix:$B/opendkim.sock, unix:$B/opendmarc.sock"
 	[sluice]="unix:$T_MILTER_SOCK"
 )
-CONFIGS="none nullmilter od+odmarc sluice"
+CONFIGS=${CONFIGS:-"none nullmilter od+odmarc sluice"}
 declare -A RATES
 
 sink_has() { [ "$(ls "$T_SINK_INTERNAL" | wc -l)" -ge "$1" ]; }
@@ -163,12 +159,12 @@ one_round() {	# CONFIG: prints the rate; a failed check is reported on stderr
 	in_ns postsuper -c "$T_PF" -H ALL >/dev/null 2>&1
 	wait_for 180 sink_has "$MSGS"
 	case $c in
-	od+odmarc) good=$(with_all '^\s*dkim=pass.*header\.d=bench\.test' '^\s*dmarc=pass') ;;
+	od+odmarc) good=$(with_all '(^|[;[:space:]])dkim=pass.*header\.d=bench\.test' '(^|[;[:space:]])dmarc=pass') ;;
 	sluice)
 		if [ "$SLUICE_DKIM" = 1 ]; then
-			good=$(with_all '^\s*spf=pass' '^\s*dkim=pass.*header\.d=bench\.test' '^\s*dmarc=pass')
+			good=$(with_all '(^|[;[:space:]])spf=pass' '(^|[;[:space:]])dkim=pass.*header\.d=bench\.test' '(^|[;[:space:]])dmarc=pass')
 		else
-			good=$(with_all '^\s*spf=pass' '^\s*dmarc=pass')
+			good=$(with_all '(^|[;[:space:]])spf=pass' '(^|[;[:space:]])dmarc=pass')
 		fi
 		;;
 	*) good=$(ls "$T_SINK_INTERNAL" | wc -l) ;;
@@ -198,6 +194,9 @@ done
 echo
 printf '%-12s %10s   %s\n' config "median/s" "all rounds (messages/s)"
 declare -A MED
+for c in none nullmilter od+odmarc sluice; do
+	MED[$c]=0
+done
 for c in $CONFIGS; do
 	MED[$c]=$(echo "${RATES[$c]}" | tr ' ' '\n' | grep . | median)
 	printf '%-12s %10s  %s\n' "$c" "${MED[$c]}" "${RATES[$c]}"
