@@ -59,8 +59,8 @@ set_defaults(struct sluice_config *cfg)
 	endpoint_parse("unix:/run/sluice/milter.sock", &cfg->milter.listen, NULL);
 	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
 	rc |= set_string(&cfg->milter.authserv_id, host);
-	/* spf, dmarc and dmarc_reject are off until the admin turns them on;
-	 * dkim_verify and the copies stay off: not built yet (read_milter). */
+	/* spf, dkim_verify, dmarc and dmarc_reject are off until the admin
+	 * turns them on; the copies stay off: not built yet (read_milter). */
 	cfg->milter.dns_timeout_ms = 5000;
 	cfg->milter.dmarc_quarantine = true;
 
@@ -252,8 +252,7 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 }
 
 /*
- * dkim_verify and the three copies are the settings of features not
- * built yet: read and type-checked, and refused
+ * The three copies are the settings of a feature not built yet: read and type-checked, and refused
  * unless off (false, or an empty address), because a setting that is
  * accepted and does nothing would make the admin believe mail is checked.
  */
@@ -284,11 +283,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
 	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
 	    || cfg_read_bool(rd, g, "dmarc_quarantine", &m->dmarc_quarantine) < 0
-	    || cfg_read_duration(rd, g, "dns_timeout", 1, 60, &dns_timeout) < 0
-#ifndef SLUICE_HAVE_DKIM_VERIFY
-	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
-#endif
-	    )
+	    || cfg_read_duration(rd, g, "dns_timeout", 1, 60, &dns_timeout) < 0)
 		return -1;
 	m->dns_timeout_ms = dns_timeout * 1000;
 	if (cfg_check_domain(m->authserv_id) != NULL)

@@ -39,9 +39,7 @@
 #include "dkim_parse.h"
 #include "dmarc.h"
 #include "dns.h"
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 #include "dkim_verify.h"
-#endif
 #include "spf.h"
 #include "spf_dns.h"
 
@@ -74,10 +72,8 @@ struct auth_msg {
 	unsigned forged_count;
 	bool forged_overflow;
 	bool dkim_nomem;			/* the verifier ran out of memory */
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	struct dkim_verify *dkim;		/* NULL: DKIM not checked */
 	struct auth_conf *conf;			/* for the key source */
-#endif
 };
 
 static void
@@ -164,7 +160,6 @@ check_spf(struct auth_conf *c, struct milter_conn *conn, struct auth_msg *st)
 	spf_dns_free(layer);
 }
 
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 /* The verifier's key source: TXT records from our resolver, within the
  * message's budget (dkim_verify.h: records back to back, NUL-ended). */
 static int
@@ -213,7 +208,6 @@ start_dkim(struct auth_conf *c, struct auth_msg *st)
 	if ((st->dkim = dkim_verify_new(&limits, &keys)) == NULL)
 		st->dkim_nomem = true;
 }
-#endif
 
 static sfsistat
 auth_envfrom(struct milter_call *call)
@@ -233,10 +227,8 @@ auth_envfrom(struct milter_call *call)
 	}
 	if (c->spf)
 		check_spf(c, call->conn, st);
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	if (c->dkim)
 		start_dkim(c, st);
-#endif
 	return SMFIS_CONTINUE;
 }
 
@@ -249,10 +241,8 @@ auth_header(struct milter_call *call, const char *name, const char *value)
 
 	if (st == NULL || st->skip)
 		return SMFIS_CONTINUE;
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	if (st->dkim && dkim_verify_header(st->dkim, name, value) < 0)
 		st->dkim_nomem = true;
-#endif
 	if (strcasecmp(name, "From") == 0) {
 		if (st->from_count++ == 0) {
 			if (strlen(value) >= sizeof(st->from_value))
@@ -276,30 +266,20 @@ auth_header(struct milter_call *call, const char *name, const char *value)
 static sfsistat
 auth_eoh(struct milter_call *call)
 {
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	struct auth_msg *st = *call->state;
 
 	if (st && st->dkim && dkim_verify_eoh(st->dkim) < 0)
 		st->dkim_nomem = true;
-#else
-	(void)call;
-#endif
 	return SMFIS_CONTINUE;
 }
 
 static sfsistat
 auth_body(struct milter_call *call, const unsigned char *chunk, size_t len)
 {
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	struct auth_msg *st = *call->state;
 
 	if (st && st->dkim && !st->dkim_nomem && dkim_verify_body(st->dkim, chunk, len) < 0)
 		st->dkim_nomem = true;
-#else
-	(void)call;
-	(void)chunk;
-	(void)len;
-#endif
 	return SMFIS_CONTINUE;
 }
 
@@ -308,7 +288,6 @@ static void
 finish_dkim(struct auth_msg *st, struct authres *ar, struct dmarc_dkim *dd, size_t *ndd,
 	    char *summary, size_t ssize)
 {
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	const struct dkim_sigresult *res = NULL;
 	size_t n, i, unchecked = 0, o = 0;
 	char info[1024];
@@ -333,14 +312,6 @@ finish_dkim(struct auth_msg *st, struct authres *ar, struct dmarc_dkim *dd, size
 			o += (size_t)snprintf(summary + o, ssize - o, "%s%s", i ? "," : "",
 					      dkim_res_name(res[i].result));
 	}
-#else
-	(void)st;
-	(void)ar;
-	(void)dd;
-	(void)summary;
-	(void)ssize;
-	*ndd = 0;
-#endif
 }
 
 /* The From domain as DMARC needs it: lowercase A-label; NULL and *why
@@ -535,12 +506,10 @@ auth_eom(struct milter_call *call, struct logline *line)
 static void
 auth_msg_free(void *state)
 {
-#ifdef SLUICE_HAVE_DKIM_VERIFY
 	struct auth_msg *st = state;
 
 	if (st)
 		dkim_verify_free(st->dkim);
-#endif
 	free(state);
 }
 

@@ -186,7 +186,13 @@ static const unsigned char relaxed_class[256] = {
 static int
 body_flush(struct dkim_body *b)
 {
-	if (b->outlen && EVP_DigestUpdate(b->md, b->out, b->outlen) != 1)
+	size_t n = b->outlen;
+
+	if (b->hashed >= b->limit)
+		n = 0;
+	else if (n > b->limit - b->hashed)
+		n = (size_t)(b->limit - b->hashed);
+	if (n && EVP_DigestUpdate(b->md, b->out, n) != 1)
 		return -1;
 	b->hashed += b->outlen;
 	b->outlen = 0;
@@ -249,6 +255,7 @@ dkim_body_init(struct dkim_body *b, enum canon mode, const EVP_MD *sha256)
 {
 	memset(b, 0, offsetof(struct dkim_body, out));
 	b->mode = mode;
+	b->limit = UINT64_MAX;
 	if ((b->md = EVP_MD_CTX_new()) == NULL)
 		return -1;
 	if (EVP_DigestInit_ex(b->md, sha256, NULL) != 1) {
@@ -298,6 +305,12 @@ dkim_body_update(struct dkim_body *b, const unsigned char *p, size_t len)
 		}
 	}
 	return 0;
+}
+
+void
+dkim_body_set_limit(struct dkim_body *b, uint64_t limit)
+{
+	b->limit = limit;
 }
 
 int

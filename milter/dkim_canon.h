@@ -66,7 +66,8 @@ struct dkim_body {
 	bool wsp;		/* relaxed: whitespace held back in this line */
 	bool cr;		/* a CR held back: the next byte decides */
 	bool line_open;		/* the current line has output */
-	uint64_t hashed;	/* canonical bytes hashed so far */
+	uint64_t hashed;	/* canonical bytes made so far */
+	uint64_t limit;		/* only the first limit of them are hashed */
 	size_t outlen;
 	unsigned char out[8192];	/* canonical bytes not yet hashed */
 };
@@ -74,6 +75,9 @@ struct dkim_body {
 /* sha256 comes from EVP_MD_fetch once per config (no fetch per message). */
 int dkim_body_init(struct dkim_body *b, enum canon mode, const EVP_MD *sha256);
 int dkim_body_update(struct dkim_body *b, const unsigned char *p, size_t len);
+/* Hash only the first limit canonical bytes (the verifier's l=); the
+ * count of all of them stays in b->hashed. Default: no limit. */
+void dkim_body_set_limit(struct dkim_body *b, uint64_t limit);
 /* Ends the body (trailing empty lines dropped) and writes its hash. */
 int dkim_body_final(struct dkim_body *b, unsigned char hash[DKIM_HASH_LEN]);
 void dkim_body_free(struct dkim_body *b);

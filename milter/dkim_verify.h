@@ -109,7 +109,8 @@ struct dkim_verify_limits {
 	int rsa_max_bits;	/* default 8192 */
 	long clock_skew;	/* t= may be this far ahead, seconds (300) */
 	bool sha1_fail;		/* rsa-sha1 is fail, not policy (false) */
-	time_t now;		/* 0: time(NULL) at dkim_verify_finish() */
+	time_t now;		/* 0: time(NULL) at dkim_verify_eoh() */
+	const struct evp_md_st *sha256;	/* EVP_MD fetched once; NULL: EVP_sha256() */
 };
 
 void dkim_verify_limits_default(struct dkim_verify_limits *l);

@@ -1,9 +1,11 @@
 #!/bin/bash
-# t_auth.sh - SPF, DMARC and the Authentication-Results header through a
+# t_auth.sh - SPF, DKIM, DMARC and the Authentication-Results header through a
 # real Postfix with the test DNS zone: every SPF result (pass, fail,
 # softfail, neutral, none, permerror from two records, temperror from a
 # DNS server that never answers, within the budget, mail accepted), the
-# HELO identity for <>, DMARC pass by relaxed SPF alignment, fail of a
+# HELO identity for <>, DKIM pass (python3-dkim's signature), fail (body
+# changed), a failing signature next to a passing one, DMARC pass by
+# DKIM alignment with SPF failing, DMARC pass by relaxed SPF alignment, fail of a
 # p=reject domain refused 550 5.7.1 with dmarc_reject and only marked
 # without, p=quarantine held (postqueue -j), a subdomain under sp=, pct=0,
 # an internationalized From domain (A-label), forged A-R fields with our
@@ -15,7 +17,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 HARNESS_NO_POLICYD=1
-HARNESS_MILTER_EXTRA='spf = true; dmarc = true; dmarc_reject = true; dns_timeout = "2s";'
+HARNESS_MILTER_EXTRA='spf = true; dkim_verify = true; dmarc = true; dmarc_reject = true; dns_timeout = "2s";'
 trap 'kill_silent; harness_stop' EXIT
 harness_start "sluice-t-auth-$$" || bail_out "harness did not start"
 
@@ -123,7 +125,7 @@ expect_ar "spf=pass, dmarc=pass via SPF" "$f" '^spf=pass smtp\.mailfrom=a@sender
 # header names in order, after smtp-sink's own (X-Client-*, ..., its Received:)
 names=$(sed '/^$/q' "$f" | grep -oE '^[A-Za-z-]+:' | grep -vE '^X-(Client|Helo|Mail|Rcpt)-' | sed -n '2,3p' | tr '\n' ' ')
 assert_eq "$names" "Received: Authentication-Results: " "A-R at the top, just below Postfix's own Received:"
-assert_match "$(last_milter_line 'spf=pass')" 'direction=inbound spf=pass dmarc=pass from_domain=sender\.test' \
+assert_match "$(last_milter_line 'spf=pass')" 'direction=inbound spf=pass dkim=none dmarc=pass from_domain=sender\.test' \
 	"log: spf= dmarc= from_domain= on the message's line"
 
 f=$(mail "spf softfail" --local-interface 127.0.0.13 --from a@softfail.test \
@@ -173,7 +175,7 @@ out=$(send_mail --local-interface 127.0.0.13 --from a@sender.test --to user@exam
 	--header "From: a@sender.test" --header "Subject: dmarc reject")
 assert_match "$out" '<\*\* 550 5\.7\.1 Message rejected by the DMARC policy of sender\.test' \
 	"SPF fail, p=reject, dmarc_reject on: 550 5.7.1"
-assert_match "$(last_milter_line 'action=reject')" 'milter=reject .*spf=fail dmarc=fail from_domain=sender\.test dmarc_policy=reject' \
+assert_match "$(last_milter_line 'action=reject')" 'milter=reject .*spf=fail dkim=none dmarc=fail from_domain=sender\.test dmarc_policy=reject' \
 	"log: the rejection"
 
 out=$(send_mail --local-interface 127.0.0.9 --from a@sub.org.test --to user@example.test \
@@ -211,7 +213,7 @@ fi
 
 # dmarc_reject off: a p=reject failure is only marked
 n=$(log_lines "$T_MILTER_LOG")
-HARNESS_MILTER_EXTRA='spf = true; dmarc = true; dmarc_reject = false; dns_timeout = "2s";'
+HARNESS_MILTER_EXTRA='spf = true; dkim_verify = true; dmarc = true; dmarc_reject = false; dns_timeout = "2s";'
 _write_sluice_conf
 harness_sighup milter
 wait_for 5 _reloaded "$n" || not_ok "milter reloads"
@@ -219,11 +221,60 @@ f=$(mail "dmarc marked" --local-interface 127.0.0.13 --header "From: a@sender.te
 	bail_out "no delivery"
 expect_ar "dmarc_reject off: p=reject failure delivered, marked" "$f" '^spf=fail' \
 	'^dmarc=fail header\.from=sender\.test$'
-HARNESS_MILTER_EXTRA='spf = true; dmarc = true; dmarc_reject = true; dns_timeout = "2s";'
+HARNESS_MILTER_EXTRA='spf = true; dkim_verify = true; dmarc = true; dmarc_reject = true; dns_timeout = "2s";'
 n=$(log_lines "$T_MILTER_LOG")
 _write_sluice_conf
 harness_sighup milter
 wait_for 5 _reloaded "$n" || not_ok "milter reloads"
+
+
+# --------------------------------------------------------------- DKIM ----
+# An RSA key for sender.test from sluice-keygen, in the test DNS; messages
+# signed by python3-dkim (a signer we did not write).
+KEYS=$T_STATE/keys
+mkdir -p -m 0755 "$KEYS"
+kout=$("$SLUICE_BUILD/sluice-keygen" -d sender.test -s k1 -a rsa -o "$KEYS" 2>/dev/null) ||
+	bail_out "sluice-keygen failed"
+zone_add "txt-record=k1._domainkey.sender.test,$(printf '%s\n' "$kout" | grep -o '"[^"]*"' | paste -sd, -)" ||
+	bail_out "dnsmasq did not take the key"
+# signed TAG [tamper|twice]: a signed message (d=sender.test s=k1) on stdout
+signed() {
+	"$T_PY" - "$KEYS/sender.test.k1.key" "$1" "${2:-}" <<'PYSIGN'
+import sys, dkim
+key = open(sys.argv[1], "rb").read()
+tag, how = sys.argv[2].encode(), sys.argv[3]
+head = (b"From: Anna <a@sender.test>\r\nTo: user@example.test\r\nSubject: " + tag +
+        b"\r\nDate: Thu, 03 Dec 2026 12:00:00 +0000\r\nMessage-ID: <" + tag + b"@sender.test>\r\n")
+body = b"Hello,\r\nthis is signed.\r\n"
+msg = head + b"\r\n" + body
+sig = dkim.sign(msg, b"k1", b"sender.test", key, include_headers=[b"from", b"to", b"subject", b"date"])
+if how == "twice":	# a second signature, by a key nobody published
+    sig = dkim.sign(msg, b"gone", b"sender.test", key, include_headers=[b"from", b"subject"]) + sig
+if how == "tamper":
+    body = b"Hello,\r\nthis was changed after signing.\r\n"
+sys.stdout.write((sig + head + b"\r\n" + body).decode().replace("\r\n", "\n"))
+PYSIGN
+}
+f=$(raw_mail "dkim-pass-$$" "$(signed "dkim-pass-$$")") || bail_out "no delivery"
+expect_ar "dkim=pass (rsa-sha256, python3-dkim's signature)" "$f" \
+	'^dkim=pass header\.d=sender\.test header\.s=k1 header\.a=rsa-sha256 header\.b=' \
+	'^dmarc=pass header\.from=sender\.test$'
+f=$(raw_mail "dkim-tamper-$$" "$(signed "dkim-tamper-$$" tamper)") || bail_out "no delivery"
+expect_ar "body changed after signing: dkim=fail" "$f" '^dkim=fail header\.d=sender\.test'
+f=$(raw_mail "dkim-twice-$$" "$(signed "dkim-twice-$$" twice)") || bail_out "no delivery"
+expect_ar "a failing signature next to a passing one: both reported" "$f" \
+	'^dkim=permerror header\.d=sender\.test header\.s=gone' '^dkim=pass header\.d=sender\.test header\.s=k1'
+# SPF fails (another client), DKIM aligned: DMARC passes through DKIM
+out=$(send_mail --local-interface 127.0.0.13 --helo mail.other.test --from a@sender.test \
+	--to user@example.test --data "$(signed "dkim-align-$$")")
+assert_match "$out" '250 2\.0\.0 Ok: queued' "SPF fail, DKIM pass: accepted despite p=reject"
+if wait_for "$T_WAIT" sink_find "dkim-align-$$"; then
+	expect_ar "dmarc=pass via DKIM alignment" "$(sink_find "dkim-align-$$")" '^spf=fail' \
+		'^dkim=pass' '^dmarc=pass header\.from=sender\.test$'
+else
+	not_ok "dkim-align delivered"
+fi
+assert_match "$(last_milter_line 'dkim=pass')" 'spf=fail dkim=pass dmarc=pass' "log: dkim= on the line"
 
 # ------------------------------------------------------ forged A-R ----
 f=$(mail "forged" --header "From: a@sender.test" \

@@ -377,7 +377,6 @@ static void
 test_not_built(void **state)
 {
 	static const char *const on[][2] = {
-		{ "milter = {\n dkim_verify = true; };\n", "milter.dkim_verify" },
 		{ "milter = {\n always_bcc = \"a@b.example\"; };\n", "milter.always_bcc" },
 		{ "milter = {\n incoming_copy = \"a@b.example\"; };\n", "milter.incoming_copy" },
 		{ "milter = {\n outgoing_copy = \"a@b.example\"; };\n", "milter.outgoing_copy" },
@@ -405,11 +404,12 @@ test_not_built(void **state)
 	assert_null(cfg->milter.incoming_copy);
 	config_free(cfg);
 	/* built: SPF, DMARC and its enforcement, the DNS budget */
-	cfg = expect_ok("milter = { spf = true; dmarc = true; dmarc_reject = true;\n"
+	cfg = expect_ok("milter = { spf = true; dmarc = true; dmarc_reject = true; dkim_verify = true;\n"
 			"  dmarc_quarantine = false; dns_timeout = \"2s\"; };\n");
 	assert_true(cfg->milter.spf);
 	assert_true(cfg->milter.dmarc);
 	assert_true(cfg->milter.dmarc_reject);
+	assert_true(cfg->milter.dkim_verify);
 	assert_false(cfg->milter.dmarc_quarantine);
 	assert_int_equal(cfg->milter.dns_timeout_ms, 2000);
 	config_free(cfg);
