@@ -15,7 +15,7 @@ set -u
 VG=/tmp/sluice-t-vg.$$
 mkdir -p -m 1777 "$VG"
 HARNESS_NO_POLICYD=1
-HARNESS_MILTER_EXTRA='spf = true; dmarc = true; dmarc_reject = true; dns_timeout = "3s";'
+HARNESS_MILTER_EXTRA='spf = true; dkim_verify = true; dmarc = true; dmarc_reject = true; dns_timeout = "3s";'
 if command -v valgrind >/dev/null && [ "${SLUICE_ASAN:-0}" != 1 ]; then
 	HARNESS_MILTER_WRAP="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --log-file=$VG/vg.%p.log"
 fi
