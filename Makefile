@@ -27,7 +27,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8 -lcares
 LIBS_LDAP := -lldap
-LIBS_MILTER := -lmilter -lpthread
+LIBS_MILTER := -lmilter -lunbound -lpsl -lidn2 -lpthread
 LIBS_CRYPTO := -lcrypto -lresolv
 LIBS_OPENDKIM := -lopendkim
 
@@ -51,6 +51,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 .PHONY: bench-rules
 .PHONY: bench-dkim-verify
 .PHONY: bench-dnsbl
+.PHONY: bench-auth
 
 all: $(PROGS)
 
@@ -80,7 +81,7 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) -lopendmarc $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
 # bench-dkim: DKIM signing microbenchmark next to `openssl speed`, and
 # Postfix's accept rate with no milter, a do-nothing milter, opendkim and
@@ -102,6 +103,11 @@ $(BUILD)/bench/nullmilter: $(BUILD)/bench/nullmilter.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER)
 bench-dkim: deps all $(BUILD)/bench/dkim-sign-bench $(BUILD)/bench/nullmilter
 	@bash bench/bench-dkim.sh $(BUILD)
+
+# bench-auth: inbound verification, sluice-milter (SPF, DKIM, DMARC, A-R)
+# against opendkim + opendmarc and the do-nothing milter (bench/bench-auth.sh).
+bench-auth: deps all $(BUILD)/bench/nullmilter
+	@bash bench/bench-auth.sh $(BUILD)
 
 deps:
 	@sh tools/deps.sh

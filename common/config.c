@@ -62,8 +62,10 @@ set_defaults(struct sluice_config *cfg)
 	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
 	rc |= set_string(&cfg->milter.authserv_id, host);
 	cfg->milter.fail_open = true;
-	/* spf, dkim_verify, dmarc and dmarc_reject stay off: not built yet
-	 * (see read_milter); the copies are unset. */
+	/* spf, dkim_verify, dmarc and dmarc_reject are off until the admin
+	 * turns them on; the copies are unset. */
+	cfg->milter.dns_timeout_ms = 5000;
+	cfg->milter.dmarc_quarantine = true;
 
 	cfg->dkim.sign = true;
 	cfg->dkim.header_canon = cfg->dkim.body_canon = CANON_RELAXED;
@@ -282,23 +284,21 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 }
 
 /*
- * spf, dkim_verify, dmarc and dmarc_reject are the settings of features
- * not built yet: read and type-checked, and refused unless false, because
- * a setting that is accepted and does nothing would make the admin believe
- * mail is checked. The three copies are addresses (milter/copies.c); ""
- * means no copy, as when unset.
+ * The three copies are addresses (milter/copies.c); "" means no copy,
+ * as when unset.
  */
 static int
 read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_conf *m)
 {
 	static const char *const members[] = {
 		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
-		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", "fail_open",
-		NULL
+		"dmarc_reject", "dmarc_quarantine", "dns_timeout", "always_bcc", "incoming_copy",
+		"outgoing_copy", "fail_open", NULL
 	};
 	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
 	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
 	const config_setting_t *g;
+	long dns_timeout = m->dns_timeout_ms / 1000;
 	size_t i;
 
 	if (cfg_group(rd, root, "milter", &g) < 0)
@@ -314,11 +314,10 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
 	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
 	    || cfg_read_bool(rd, g, "fail_open", &m->fail_open) < 0
-	    || cfg_not_built(rd, g, "spf", "milter.spf", m->spf) < 0
-	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
-	    || cfg_not_built(rd, g, "dmarc", "milter.dmarc", m->dmarc) < 0
-	    || cfg_not_built(rd, g, "dmarc_reject", "milter.dmarc_reject", m->dmarc_reject) < 0)
+	    || cfg_read_bool(rd, g, "dmarc_quarantine", &m->dmarc_quarantine) < 0
+	    || cfg_read_duration(rd, g, "dns_timeout", 1, 60, &dns_timeout) < 0)
 		return -1;
+	m->dns_timeout_ms = dns_timeout * 1000;
 	if (cfg_check_domain(m->authserv_id) != NULL)
 		return cfg_fail(rd, config_setting_get_member(g, "authserv_id"),
 				   "authserv_id: must be a host name");

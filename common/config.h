@@ -69,6 +69,8 @@ struct milter_conf {
 	bool dkim_verify;
 	bool dmarc;
 	bool dmarc_reject;
+	bool dmarc_quarantine;	/* hold failures of p=quarantine domains */
+	long dns_timeout_ms;	/* DNS time budget of one message */
 	char *always_bcc;	/* NULL when unset */
 	char *incoming_copy;
 	char *outgoing_copy;

@@ -33,6 +33,20 @@ spf_checker_new(void)
 	return checker;
 }
 
+struct spf_checker *
+spf_checker_new_dns(struct SPF_dns_server_struct *dns)
+{
+	struct spf_checker *checker = calloc(1, sizeof(*checker));
+
+	if (checker == NULL)
+		return NULL;
+	if ((checker->server = SPF_server_new_dns(dns, 0)) == NULL) {
+		free(checker);
+		return NULL;
+	}
+	return checker;
+}
+
 void
 spf_checker_free(struct spf_checker *checker)
 {

@@ -5,6 +5,10 @@
  * Interface:
  *   spf_checker_new()  one libspf2 server with its DNS cache; one per
  *                      thread (libspf2's server is not shared safely).
+ *   spf_checker_new_dns()  the same on a libspf2 DNS layer the caller
+ *                      made (the milter's, on its own resolver with a
+ *                      time budget: milter/spf_dns.h); the layer must
+ *                      outlive the checker and is not freed by it.
  *   spf_check()        the result for (client IP, HELO name, sender); the
  *                      null sender is checked as postmaster@HELO, as RFC
  *                      7208 section 2.4 asks.
@@ -45,7 +49,10 @@ struct spf_answer {
 #define SPF_BROAD_V4_PREFIX 16
 #define SPF_BROAD_V6_PREFIX 32
 
+struct SPF_dns_server_struct;	/* libspf2's SPF_dns_server_t */
+
 struct spf_checker *spf_checker_new(void);
+struct spf_checker *spf_checker_new_dns(struct SPF_dns_server_struct *dns);
 void spf_checker_free(struct spf_checker *checker);
 enum spf_result spf_check(struct spf_checker *checker, const char *client_ip,
 			  const char *helo, const char *sender);

@@ -29,16 +29,20 @@
  * parentheses in comments, no encoded word in the address (Python
  * decodes even those) nor one that is malformed, not followed by white
  * space, or decodes to '@', '<', '>' or a control character (nor in a charset where ASCII bytes are not
- * ASCII, like UTF-7), UTF-8 only in the display name and comments and
+ * ASCII, like UTF-7), UTF-8 only in the display name, comments and the
+ * domain (a U-label, returned as its A-label: to_a_label) and
  * only well-formed and without C1 controls, no control characters but
  * folds, and nothing after the mailbox, not even a comma.
  * t/unit/test_dkim_from.c holds this against Python's parsers over the
  * corpus t/dkim/from-corpus.txt.
  */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include <idn2.h>
 
 #include "dkim_parse.h"
 
@@ -223,7 +227,18 @@ addr_spec(struct cursor *c, char *local, size_t lsize, char *domain, size_t dsiz
 	dot = true;
 	for (;; c->p++) {
 		unsigned char ch = *c->p;
+		size_t n;
 
+		if (ch >= 0x80 && (n = utf8_char(c->p)) > 0) {
+			/* a U-label (RFC 6531 mail): copied, made an A-label after */
+			if (len + n >= dsize || len + n > DKIM_DOMAIN_MAX)
+				return fail(c, "domain too long") - 1;
+			memcpy(domain + len, c->p, n);
+			len += n;
+			c->p += n - 1;
+			dot = false;
+			continue;
+		}
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (unsigned char)(ch - 'A' + 'a');
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
@@ -376,6 +391,38 @@ encoded_words(struct cursor *c, const unsigned char *v)
 	return 0;
 }
 
+/*
+ * A domain with UTF-8 labels becomes its A-label form (IDNA 2008, UTS #46
+ * non-transitional, as browsers and mail clients do), in place: the
+ * signer's d= and DMARC's From domain are always ASCII, lowercase.
+ */
+static int
+to_a_label(char *domain, size_t dsize, const char **why)
+{
+	char *ascii = NULL;
+	size_t i, n;
+	bool eight_bit = false;
+
+	for (i = 0; domain[i]; i++)
+		eight_bit |= (unsigned char)domain[i] >= 0x80;
+	if (!eight_bit)
+		return 0;
+	if (idn2_to_ascii_8z(domain, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK) {
+		*why = "an internationalized domain that is not valid IDNA";
+		return -1;
+	}
+	n = strlen(ascii);
+	if (n >= dsize || n > DKIM_DOMAIN_MAX) {
+		idn2_free(ascii);
+		*why = "domain too long";
+		return -1;
+	}
+	for (i = 0; i <= n; i++)
+		domain[i] = (char)tolower((unsigned char)ascii[i]);
+	idn2_free(ascii);
+	return 0;
+}
+
 int
 dkim_from_mailbox(const char *value, char *local, size_t lsize, char *domain, size_t dsize,
 		  const char **why)
@@ -400,7 +447,7 @@ dkim_from_mailbox(const char *value, char *local, size_t lsize, char *domain, si
 	if (rc < 0 || skip_cfws(&c) < 0)
 		goto refused;
 	if (*c.p == '\0')
-		return 0;
+		return to_a_label(domain, dsize, why);
 	fail(&c, *c.p == ',' ? "several mailboxes" : *c.p == '<' || *c.p == '@'
 	     ? "several mailboxes or an address in the display name" : "text after the address");
 refused:

@@ -10,7 +10,8 @@
  *   dkim_from_mailbox() the one mailbox of a From: value (RFC 5322
  *                       3.6.2): "a@x.test", "Name <a@x.test>", with
  *                       comments and quoted strings; the local part
- *                       unquoted, the domain lowercase. -1 with a reason
+ *                       unquoted, the domain lowercase and ASCII (a UTF-8
+ *                       domain is given as its A-label, libidn2). -1 with a reason
  *                       when there is no address, several, no valid
  *                       domain, or anything another parser could read
  *                       as a different author (the rules: dkim_parse.c).

@@ -229,6 +229,23 @@ session_refresh_config(struct session *s)
 
 enum stage { STAGE_CONNECT, STAGE_ENVFROM, STAGE_ENVRCPT, STAGE_HEADER, STAGE_EOH, STAGE_BODY, STAGE_EOM };
 
+/* The HELO name is SPF's identity for the null sender (RFC 7208 2.3). */
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	struct session *s = session_of(ctx);
+	size_t i;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	snprintf(s->conn.helo, sizeof(s->conn.helo), "%s", helo ? helo : "");
+	for (i = 0; s->conn.helo[i]; i++)	/* never a control byte in a name */
+		if ((unsigned char)s->conn.helo[i] < 0x21 || s->conn.helo[i] == 0x7f)
+			s->conn.helo[i] = '?';
+	return SMFIS_CONTINUE;
+}
+
+
 struct stage_args {
 	const struct lists *lists;	/* STAGE_CONNECT's snapshot */
 	const char *rcpt;
@@ -501,8 +518,9 @@ cb_close(SMFICTX *ctx)
 }
 
 /*
- * Ask Postfix only for what we use: fewer macros and no HELO, unknown
- * command or DATA callbacks means fewer round trips per message. Header
+ * Ask Postfix only for what we use: fewer macros and no unknown command
+ * or DATA callbacks means fewer round trips per message (HELO is one per
+ * connection; SPF needs its name). Header
  * values with their leading space are what DKIM canonicalization needs.
  */
 static sfsistat
@@ -510,7 +528,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	     unsigned long f2, unsigned long f3, unsigned long *pf0,
 	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
+	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
 
 	(void)f2;
 	(void)f3;
@@ -532,6 +550,7 @@ milter_open(const struct sluice_config *cfg, struct endpoint_bound *bound, char 
 		.xxfi_name = (char *)(uintptr_t)"sluice-milter",
 		.xxfi_version = SMFI_VERSION,
 		.xxfi_connect = cb_connect,
+		.xxfi_helo = cb_helo,
 		.xxfi_envfrom = cb_envfrom,
 		.xxfi_envrcpt = cb_envrcpt,
 		.xxfi_header = cb_header,

@@ -39,6 +39,7 @@ struct milter_conn {
 	const struct sluice_config *cfg;
 	char client_addr[64];		/* "192.0.2.7", "" if unknown */
 	char client_name[256];		/* Postfix's verified name or "unknown" */
+	char helo[256];			/* the client's HELO/EHLO name, "" if none */
 	bool trusted_network;		/* client in trusted_networks */
 	struct milter_msg *msg;		/* NULL outside a transaction */
 };

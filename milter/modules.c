@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 
+#include "auth.h"
 #include "copies.h"
 #include "dkim_sign.h"
 #include "module.h"
@@ -17,6 +18,7 @@
  * (aliases, issue 11 part 2) and add only their own recipients. */
 const struct milter_module *const milter_modules[] = {
 	&rules_module,
+	&auth_module,
 	&copies_module,
 	&dkim_sign_module,
 	NULL

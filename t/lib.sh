@@ -27,6 +27,7 @@
 #   HARNESS_NO_MILTER=1    do not start sluice-milter nor use it in Postfix
 #   HARNESS_POLICYD_WRAP   command words that run sluice-policyd (word-split;
 #                          each must exec the next, e.g. "prlimit --nofile=128:128")
+#   HARNESS_MILTER_WRAP    the same for sluice-milter (e.g. "valgrind --error-exitcode=99")
 #   HARNESS_REDIS_ARGS     extra redis-server arguments (a string, word-split)
 # Environment:
 #   SLUICE_BUILD   build directory with the daemons (default: build, relative
@@ -368,6 +369,7 @@ harness_start_daemon() {
 	rm -f "$sock"
 	local wrap=()
 	[ "$d" = policyd ] && read -ra wrap <<<"${HARNESS_POLICYD_WRAP:-}"
+	[ "$d" = milter ] && read -ra wrap <<<"${HARNESS_MILTER_WRAP:-}"
 	_spawn "$d" "$T_STATE/$d.log" _sanitizer_env \
 		"${wrap[@]}" "$SLUICE_BUILD/sluice-$d" -f -c "$T_CONF" || return 1
 	_wait_ready "sluice-$d" "$d" test -S "$sock"

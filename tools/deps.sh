@@ -4,6 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libc-ares-dev libmilter-dev libspf2-dev libopendkim-dev
 libopendmarc-dev libhiredis-dev libconfig-dev libssl-dev libcmocka-dev libpcre2-dev
+libunbound-dev libpsl-dev libidn2-dev publicsuffix opendmarc
 postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
 python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey
 iproute2 procps util-linux passwd sasl2-bin libsasl2-modules bind9-utils

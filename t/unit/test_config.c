@@ -426,10 +426,6 @@ static void
 test_not_built(void **state)
 {
 	static const char *const on[][2] = {
-		{ "milter = {\n spf = true; };\n", "milter.spf" },
-		{ "milter = {\n dkim_verify = true; };\n", "milter.dkim_verify" },
-		{ "milter = {\n dmarc = true; };\n", "milter.dmarc" },
-		{ "milter = {\n dmarc_reject = true; };\n", "milter.dmarc_reject" },
 		{ "policyd = {\n max_recipients = 50; };\n", "policyd.max_recipients" },
 	};
 	struct sluice_config *cfg;
@@ -458,6 +454,18 @@ test_not_built(void **state)
 	assert_string_equal(cfg->milter.outgoing_copy, "out@b.example");
 	assert_false(cfg->milter.fail_open);
 	config_free(cfg);
+	/* built: SPF, DMARC and its enforcement, the DNS budget */
+	cfg = expect_ok("milter = { spf = true; dmarc = true; dmarc_reject = true; dkim_verify = true;\n"
+			"  dmarc_quarantine = false; dns_timeout = \"2s\"; };\n");
+	assert_true(cfg->milter.spf);
+	assert_true(cfg->milter.dmarc);
+	assert_true(cfg->milter.dmarc_reject);
+	assert_true(cfg->milter.dkim_verify);
+	assert_false(cfg->milter.dmarc_quarantine);
+	assert_int_equal(cfg->milter.dns_timeout_ms, 2000);
+	config_free(cfg);
+	expect_error("milter = {\n dns_timeout = \"0s\"; };\n", 2, "out of range");
+	expect_error("milter = {\n dns_timeout = 61; };\n", 2, "out of range");
 	/* types and ranges are still checked first */
 	expect_error("milter = { spf = \"yes\"; };\n", 1, "true or false");
 	expect_error("policyd = { max_recipients = -1; };\n", 1, "out of range");
