@@ -3,10 +3,11 @@
  *
  * Kept apart from config.c because it is the largest group and the one
  * later checks extend (rate limits, recipient validation, relaying list).
- * "ratelimit" and "relay" are reserved names: their shape belongs to the
- * issues that implement them, so until then a non-empty value is refused
+ * The rate limits are read in config_ratelimit.c.
+ * "relay" is a reserved name: its shape belongs to the
+ * issue that implements it, so until then a non-empty value is refused
  * with a clear message rather than accepted and ignored. The same holds
- * for recipients.validate, max_recipients, require_reverse_dns and
+ * for recipients.validate, require_reverse_dns and
  * enforce_sender_login: their "off" value is accepted, any other refused
  * (cfg_not_built) until the feature exists.
  */
@@ -114,7 +115,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	static const char *const members[] = {
 		"listen", "pid_file", "fail_open", "max_connections", "workers",
 		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
-		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
+		"greylist", "ratelimit", "ratelimit_exempt", "recipients", "relay", "max_recipients",
 		"require_reverse_dns", "enforce_sender_login", NULL
 	};
 	const config_setting_t *g;
@@ -134,14 +135,12 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || read_spf_timeout(rd, g, p) < 0
 	    || cfg_read_bool(rd, g, "test_clock", &p->test_clock) < 0
 	    || read_greylist(rd, g, &p->greylist) < 0
-	    || refuse_reserved(rd, g, "ratelimit") < 0
+	    || cfg_read_ratelimit(rd, g, &p->ratelimit) < 0
 	    || read_recipients(rd, g, p) < 0
 	    || refuse_reserved(rd, g, "relay") < 0
 	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
 	    || cfg_read_bool(rd, g, "require_reverse_dns", &p->require_reverse_dns) < 0
 	    || cfg_read_bool(rd, g, "enforce_sender_login", &p->enforce_sender_login) < 0
-	    || cfg_not_built(rd, g, "max_recipients", "policyd.max_recipients",
-				p->max_recipients != 0) < 0
 	    || cfg_not_built(rd, g, "require_reverse_dns", "policyd.require_reverse_dns",
 				p->require_reverse_dns) < 0
 	    || cfg_not_built(rd, g, "enforce_sender_login", "policyd.enforce_sender_login",

@@ -72,4 +72,9 @@ int cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,
 int cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 			struct policyd_conf *p);
 
+/* policyd.ratelimit and policyd.ratelimit_exempt, in config_ratelimit.c. */
+int cfg_read_ratelimit(struct cfg_reader *rd, const config_setting_t *policyd,
+		       struct ratelimit_conf *rl);
+void ratelimit_conf_free(struct ratelimit_conf *rl);
+
 #endif

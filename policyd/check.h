@@ -29,6 +29,12 @@
  *             the worker has the SPF pool (spf_pool.h) evaluate it off the
  *             event loop, within policyd.spf_timeout, and then calls
  *   resume_spf()  with the answer (SPF_TEMPERROR when the time ran out).
+ *             A check may ask for more than one script in the same round
+ *             trip (rate limits: one per rule, each rule's key in its
+ *             own hash slot): it fills reply->more_calls[0..more_count-1]
+ *             too, and resume() then gets one REDIS_REPLY_ARRAY whose
+ *             elements answer call, then each of more_calls in order
+ *             (or NULL when Redis failed).
  *             reply->step is the check's own: it says, across these
  *             calls, which step of the check is waiting.
  *   close()   frees the state.
@@ -59,6 +65,8 @@
 
 enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF };
 
+#define CHECK_MORE_CALLS 7	/* script calls of one step beyond the first */
+
 /* With CHECK_SPF: what to evaluate. The strings point into the request,
  * which stays put until it is answered. */
 struct spf_question {
@@ -76,9 +84,17 @@ struct policy_reply {
 	 * largest (the awl key is the shorter) and its numbers. */
 	struct redis_eval_call call;
 	char call_buf[2 * TRIPLET_KEY_MAX];
+	/* More calls of the same step, for a check that asks several keys
+	 * of different hash slots at once; their strings are the check's to
+	 * keep (in more_buf). */
+	int more_count;
+	struct redis_eval_call more_calls[CHECK_MORE_CALLS];
+	char more_buf[CHECK_MORE_CALLS * 1024];	/* 1024 per call */
 	struct spf_question spf;	/* with CHECK_SPF */
 	int step;			/* the waiting check's own step */
 	char prepend[400];		/* header of a PREPEND, "" when none */
+	bool permitted;		/* a permitted client or sender (sluice:permit:*):
+				 * skips inbound rate limits, greylisting, ... */
 };
 
 /* Collects a header for the answer (see PREPEND above); false when the

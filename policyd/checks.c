@@ -14,8 +14,14 @@
 #include "check.h"
 
 extern const struct policy_check check_greylist;
+extern const struct policy_check check_max_recipients;
+extern const struct policy_check check_ratelimit;
 
+/* Final order (issue 9): permit_forbid, relay, reverse_dns, sender_login,
+ * dnsbl, ratelimit, max_recipients, recipients, greylist. */
 const struct policy_check *const policy_checks[] = {
+	&check_ratelimit,
+	&check_max_recipients,
 	&check_greylist,
 	NULL
 };
@@ -102,6 +108,7 @@ run_from(struct check_chain *chain, const struct policy_context *ctx,
 		if (chain->state[*cursor] == NULL)
 			continue;	/* switched off in this config */
 		reply->step = 0;
+		reply->more_count = 0;
 		r = chain->checks[*cursor]->decide(chain->state[*cursor], ctx, req, reply);
 		if (r == CHECK_FINAL)
 			return answer(reply, true);
@@ -135,6 +142,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->details.truncated = false;
 		reply->verdict_key = NULL;
 		reply->prepend[0] = '\0';
+		reply->permitted = false;
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }

@@ -184,7 +184,7 @@ test_errors(void **state)
 	expect_error("policyd = { greylist = { allow_senders = [ \"/a(/\" ]; }; };\n", 1,
 		     "invalid regular expression");
 	expect_error("policyd = { recipients = { validate = \"maybe\"; }; };\n", 1, "off");
-	expect_error("policyd = { ratelimit = { x = 1; }; };\n", 1, "not supported");
+	expect_error("policyd = { ratelimit = { x = 1; }; };\n", 1, "must be a list of rules");
 	expect_error("redis = { sentinel = { master = \"m\"; }; };\n", 1, "hosts");
 	expect_error("redis = { password_file = \"/nonexistent/pw\"; };\n", 1, "password_file");
 	expect_error("policyd = 5;\n", 1, "must be a group");
@@ -386,7 +386,6 @@ test_not_built(void **state)
 		{ "milter = {\n outgoing_copy = \"a@b.example\"; };\n", "milter.outgoing_copy" },
 		{ "policyd = { recipients = {\n validate = \"list\"; }; };\n", "recipients.validate" },
 		{ "policyd = { recipients = {\n validate = \"smtp\"; }; };\n", "recipients.validate" },
-		{ "policyd = {\n max_recipients = 50; };\n", "policyd.max_recipients" },
 		{ "policyd = {\n require_reverse_dns = true; };\n", "policyd.require_reverse_dns" },
 		{ "policyd = {\n enforce_sender_login = true; };\n", "policyd.enforce_sender_login" },
 	};
