@@ -112,9 +112,9 @@ ratelimit_subject(const struct ratelimit_rule *rule, const struct policy_request
 	case RL_SENDER:
 		if (*sender == '\0')
 			return 1;	/* the null sender: bounces are no one's */
-		/* BATV, SRS, +ext and VERP digits: one sender, one count
-		 * (else a new tag per message would be a new subject). */
-		if (triplet_normalize_sender(sender, norm, sizeof(norm)) == 0)
+		/* BATV, SRS and +ext: one sender, one count (else a new
+		 * tag per message would be a new subject). */
+		if (triplet_sender_identity(sender, norm, sizeof(norm)) == 0)
 			return put(out, size, "from:", norm);
 		return put_address(out, size, "from:", sender);
 	case RL_SENDER_DOMAIN:

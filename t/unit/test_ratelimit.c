@@ -183,6 +183,9 @@ test_subjects_and_keys(void **state)
 	rule.subject = RL_SENDER;
 	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
 	assert_string_equal(subject, "from:alice@example.test");	/* BATV, +ext gone */
+	request(buf, sizeof(buf), &req, "sender=user2@example.test\nrecipient=Bob@Example.test\n");
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "from:user2@example.test");	/* digits kept */
 	rule.subject = RL_SENDER_DOMAIN;
 	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
 	assert_string_equal(subject, "dom:example.test");
@@ -266,6 +269,7 @@ test_check(void **state)
 	_Atomic long warned_at = 0;
 	char buf[2048], err[256];
 	size_t cursor;
+	int i;
 
 	(void)state;
 	cfg = expect_ok("trusted_networks = [ \"10.0.0.0/8\" ];\n"
@@ -303,7 +307,7 @@ test_check(void **state)
 
 	/* RCPT, inbound: two rules in one round trip; the second one over */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
-		"sender=a@x.test\nrecipient=b@example.test\nrecipient_count=0\n");
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=t1\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(reply->more_count, 1);
@@ -327,18 +331,29 @@ test_check(void **state)
 	assert_string_equal(reply->action, "DUNNO");
 	assert_string_equal(reply->verdict, "pass");
 
-	/* the fourth recipient: 452 4.5.3 */
-	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
-		"sender=a@x.test\nrecipient=b@example.test\nrecipient_count=3\n");
-	cursor = 0;
-	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
-	assert_string_equal(reply->action, "452 4.5.3 Too many recipients");
-	assert_string_equal(reply->verdict_key, "max_recipients");
+	/* the 2nd and 3rd recipient of transaction t1 pass, the 4th gets
+	 * 452 4.5.3 (the one refused by a rate limit above did not count),
+	 * and so does the 5th; another transaction counts from 0 */
+	for (i = 2; i <= 6; i++) {
+		if (i == 6)
+			request(buf, sizeof(buf), &req, "protocol_state=RCPT\n"
+				"client_address=192.0.2.7\nsender=a@x.test\n"
+				"recipient=b@example.test\ninstance=t2\n");
+		cursor = 0;
+		assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+		assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array),
+				 CHECK_FINAL);
+		if (i == 4 || i == 5) {
+			assert_string_equal(reply->action, "452 4.5.3 Too many recipients");
+			assert_string_equal(reply->verdict_key, "max_recipients");
+		} else {
+			assert_string_equal(reply->action, "DUNNO");
+		}
+	}
 
 	/* a Redis failure: fail_open (the default) lets it on */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
-		"sender=a@x.test\nrecipient=b@example.test\nrecipient_count=0\n");
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=t4\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, NULL), CHECK_FINAL);
@@ -356,26 +371,26 @@ test_check(void **state)
 
 	/* exempt sender: no call at all */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
-		"sender=friend@x.test\nrecipient=b@example.test\nrecipient_count=0\n");
+		"sender=friend@x.test\nrecipient=b@example.test\ninstance=t5\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
 	assert_non_null(strstr(reply->details.buf, "ratelimit=exempt_sender"));
 
 	/* outbound (authenticated): only the outbound rule */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
-		"sender=a@x.test\nsasl_username=joe\nrecipient=b@example.test\nrecipient_count=0\n");
+		"sender=a@x.test\nsasl_username=joe\nrecipient=b@example.test\ninstance=t6\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(reply->more_count, 0);
 	assert_string_equal(reply->call.argv[0], "sluice:rl:{sasl:joe}:out:rcpt:100/3600");
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
-		"sender=a@x.test\nsasl_username=BULK\nrecipient=b@example.test\nrecipient_count=0\n");
+		"sender=a@x.test\nsasl_username=BULK\nrecipient=b@example.test\ninstance=t7\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
 	assert_non_null(strstr(reply->details.buf, "ratelimit=exempt_sasl_user"));
 	/* trusted network, no SASL: outbound, and no outbound rule has a subject */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=10.1.2.3\n"
-		"sender=a@x.test\nrecipient=b@example.test\nrecipient_count=0\n");
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=t8\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
 	assert_string_equal(reply->action, "DUNNO");
