@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 
 all: $(PROGS)
 
@@ -127,7 +127,13 @@ bench-lists-lookup: $(BUILD)/bench/lists-lookup
 	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
-	@bash bench/greylist-vs-postgrey.sh $(BUILD)
+	@bash bench/greylist-vs-postgrey.sh $(BUILD); rc=$$?; \
+	bash bench/mixed-workload.sh $(BUILD) || rc=$$?; exit $$rc
+
+# Greylisting alone vs the mixed workload (bench/mixed.d), and the memory
+# of a burst of distinct rate-limit subjects (bench/README).
+bench-mixed: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+	@bash bench/mixed-workload.sh $(BUILD)
 
 # Lists at scale: the policy load with the Redis lists empty and with
 # 100,000-entry lists, Redis idle CPU, propagation of a change to two

@@ -407,6 +407,56 @@ test_check(void **state)
 	free(reply);
 }
 
+/* max_recipients' table of transactions: a transaction in use keeps its
+ * count among thousands of others; one crowded out counts from 0 again
+ * (more recipients pass, none is refused wrongly). */
+static const char *
+rcpt(struct check_chain *chain, const struct policy_context *ctx, struct policy_reply *reply,
+     const char *instance)
+{
+	struct policy_request req;
+	char buf[512], text[256];
+	size_t cursor = 0;
+
+	snprintf(text, sizeof(text), "protocol_state=RCPT\nclient_address=192.0.2.1\n"
+		 "sender=a@x.test\nrecipient=b@example.test\ninstance=%s\n", instance);
+	request(buf, sizeof(buf), &req, text);
+	assert_int_equal(check_chain_decide(chain, ctx, &req, reply, &cursor), CHECK_FINAL);
+	return reply->action;
+}
+
+static void
+test_max_recipients_table(void **state)
+{
+	struct sluice_config *cfg = expect_ok("policyd = { greylist = { enabled = false; };\n"
+					      "  max_recipients = 2; };\n");
+	struct policy_reply *reply = calloc(1, sizeof(*reply));
+	struct policy_context ctx = { 0 };
+	struct check_chain *chain;
+	char err[256], other[32];
+	int i;
+
+	(void)state;
+	chain = check_chain_open(cfg, err, sizeof(err));
+	assert_non_null(chain);
+	ctx.cfg = cfg;
+	assert_string_equal(rcpt(chain, &ctx, reply, "busy"), "DUNNO");
+	for (i = 0; i < 20000; i++) {
+		snprintf(other, sizeof(other), "other.%d", i);
+		assert_string_equal(rcpt(chain, &ctx, reply, other), "DUNNO");
+		if (i % 500 == 0 && i > 0)	/* the busy one is used now and then */
+			assert_string_equal(rcpt(chain, &ctx, reply, "busy"),
+					    i == 500 ? "DUNNO" : "452 4.5.3 Too many recipients");
+	}
+	/* "other.0" was crowded out long ago: it starts again from 0 */
+	assert_string_equal(rcpt(chain, &ctx, reply, "other.0"), "DUNNO");
+	assert_string_equal(rcpt(chain, &ctx, reply, "other.0"), "DUNNO");
+	assert_string_equal(rcpt(chain, &ctx, reply, "other.0"), "452 4.5.3 Too many recipients");
+	check_chain_close(chain);
+	config_free(cfg);
+	free(reply);
+}
+
 /* ---- the script in a real Redis ---- */
 
 static pid_t redis_pid = -1;
@@ -590,6 +640,7 @@ main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_subjects_and_keys),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_max_recipients_table),
 	};
 	const struct CMUnitTest redis_tests[] = {
 		cmocka_unit_test(test_gcra_edges),
