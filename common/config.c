@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "address.h"
 #include "config_read.h"
 
 #define DAY 86400L
@@ -73,7 +74,8 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.idle_timeout = 600;
 	cfg->policyd.request_timeout = 10;
 	cfg->policyd.spf_timeout_ms = 5000;
-	cfg->policyd.validate = VALIDATE_OFF;
+	cfg->policyd.access.reverse_dns_code = 450;
+	rc |= config_recipients_defaults(&cfg->policyd.recipients);
 
 	cfg->policyd.greylist.enabled = true;
 	cfg->policyd.greylist.delay = 120;
@@ -106,8 +108,8 @@ default_string_list(struct strlist *list, const char *const *items)
 	return 0;
 }
 
-static int
-read_password_file(struct cfg_reader *rd, const config_setting_t *where,
+int
+cfg_read_password_file(struct cfg_reader *rd, const config_setting_t *where,
 		   const char *path, char *out, size_t size)
 {
 	FILE *fp = fopen(path, "r");
@@ -218,7 +220,7 @@ read_redis(struct cfg_reader *rd, const config_setting_t *root, struct sluice_co
 		}
 		strcpy(rs->socket, sock);
 	}
-	if (pwfile && read_password_file(rd, config_setting_get_member(g, "password_file"),
+	if (pwfile && cfg_read_password_file(rd, config_setting_get_member(g, "password_file"),
 					 pwfile, rs->password, sizeof(rs->password)) < 0)
 		goto out;
 	if (strlen(cfg->redis_prefix) > 64) {
@@ -233,6 +235,30 @@ out:
 	return rc;
 }
 
+/* domains.relay entries are "domain" or "domain|host:port" (checked by
+ * relay_entry_check as they were read): the hops go to relay_hops, and
+ * relay_domains keeps the bare domains, which is what every other user
+ * of the list wants. */
+static int
+split_relay_hops(struct cfg_reader *rd, const config_setting_t *g, struct sluice_config *cfg)
+{
+	size_t i, n = cfg->relay_domains.count;
+
+	free(cfg->relay_hops);
+	if ((cfg->relay_hops = calloc(n + 1, sizeof(*cfg->relay_hops))) == NULL)
+		return cfg_fail(rd, g, "relay: out of memory");
+	for (i = 0; i < n; i++) {
+		char *entry = cfg->relay_domains.items[i];
+		const char *why = NULL;
+		char domain[ADDRESS_DOMAIN_MAX + 1];
+
+		if (relay_entry_parse(entry, domain, sizeof(domain), &cfg->relay_hops[i], &why) < 0)
+			return cfg_fail(rd, g, "relay: '%s': %s", entry, why);
+		strcpy(entry, domain);	/* never longer than the entry */
+	}
+	return 0;
+}
+
 static int
 read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
@@ -243,10 +269,11 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 		return -1;
 	if (g == NULL)
 		return 0;
-	return cfg_check_members(rd, g, members) < 0
+	if (cfg_check_members(rd, g, members) < 0
 	    || cfg_read_strlist(rd, g, "local", cfg_check_domain, true, &cfg->local_domains) < 0
-	    || cfg_read_strlist(rd, g, "relay", cfg_check_domain, true, &cfg->relay_domains) < 0
-	    ? -1 : 0;
+	    || cfg_read_strlist(rd, g, "relay", relay_entry_check, true, &cfg->relay_domains) < 0)
+		return -1;
+	return split_relay_hops(rd, g, cfg);
 }
 
 /*
@@ -450,6 +477,29 @@ read_socket_access(struct cfg_reader *rd, const config_setting_t *root,
 	return 0;
 }
 
+/* validate = "smtp" asks the next hops of domains.relay: with none named,
+ * it would judge nothing while the admin believes recipients checked. */
+static int
+check_probe_hops(struct cfg_reader *rd, const config_setting_t *root,
+		 const struct sluice_config *cfg)
+{
+	const config_setting_t *s = config_setting_get_member(root, "policyd");
+	size_t i;
+
+	if (cfg->policyd.recipients.validate != VALIDATE_SMTP)
+		return 0;
+	for (i = 0; i < cfg->relay_domains.count; i++)
+		if (cfg->relay_hops[i].host[0])
+			return 0;
+	if (s)
+		s = config_setting_get_member(s, "recipients");
+	if (s)
+		s = config_setting_get_member(s, "validate");
+	return cfg_fail(rd, s,
+			"validate = \"smtp\" needs a next hop in domains.relay"
+			" (\"domain|host:port\"), which it asks");
+}
+
 static int
 read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
@@ -467,6 +517,7 @@ read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_con
 	    || read_milter(rd, root, &cfg->milter) < 0
 	    || read_dkim(rd, root, &cfg->dkim) < 0
 	    || cfg_read_policyd(rd, root, &cfg->policyd) < 0
+	    || check_probe_hops(rd, root, cfg) < 0
 	    || read_socket_access(rd, root, cfg) < 0
 	    ? -1 : 0;
 }
@@ -528,6 +579,7 @@ config_free(struct sluice_config *cfg)
 	free(cfg->redis_prefix);
 	strlist_free(&cfg->local_domains);
 	strlist_free(&cfg->relay_domains);
+	free(cfg->relay_hops);
 	net_list_free(&cfg->trusted_networks);
 	free(cfg->milter.pid_file);
 	free(cfg->milter.authserv_id);
@@ -544,7 +596,13 @@ config_free(struct sluice_config *cfg)
 	}
 	free(cfg->dkim.keys);
 	free(cfg->policyd.pid_file);
+	free(cfg->policyd.recipients.ldap_uri);
+	free(cfg->policyd.recipients.ldap_bind_dn);
+	free(cfg->policyd.recipients.ldap_password);
+	free(cfg->policyd.recipients.ldap_base);
+	free(cfg->policyd.recipients.ldap_filter);
 	net_list_free(&cfg->policyd.greylist.allow_networks);
+	relay_conf_free(&cfg->policyd.access.relay);
 	strlist_free(&cfg->policyd.greylist.allow_client_domains);
 	strlist_free(&cfg->policyd.greylist.allow_senders);
 	strlist_free(&cfg->policyd.greylist.allow_recipients);

@@ -29,6 +29,12 @@
  *             the worker has the SPF pool (spf_pool.h) evaluate it off the
  *             event loop, within policyd.spf_timeout, and then calls
  *   resume_spf()  with the answer (SPF_TEMPERROR when the time ran out).
+ *             A check that must block (an SMTP probe, an LDAP lookup)
+ *             puts its own job (job_pool.h) in reply->job, its budget in
+ *             reply->job_timeout_ms, and returns CHECK_JOB; the worker has
+ *             the job pool run it off the event loop and then calls
+ *   resume_job()  with the finished job (NULL when the budget ran out or
+ *             the pool refused it); the worker frees the job afterwards.
  *             A check may ask for more than one script in the same round
  *             trip (rate limits: one per rule, each rule's key in its
  *             own hash slot): it fills reply->more_calls[0..more_count-1]
@@ -63,7 +69,9 @@
 #include "triplet.h"
 #include "spf.h"
 
-enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF };
+struct job;
+
+enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF, CHECK_JOB };
 
 #define CHECK_MORE_CALLS 7	/* script calls of one step beyond the first */
 
@@ -91,10 +99,14 @@ struct policy_reply {
 	struct redis_eval_call more_calls[CHECK_MORE_CALLS];
 	char more_buf[CHECK_MORE_CALLS * 1024];	/* 1024 per call */
 	struct spf_question spf;	/* with CHECK_SPF */
+	struct job *job;		/* with CHECK_JOB (job_pool.h) */
+	long job_timeout_ms;		/* its time budget */
 	int step;			/* the waiting check's own step */
 	char prepend[400];		/* header of a PREPEND, "" when none */
-	bool permitted;		/* a permitted client or sender (sluice:permit:*):
-				 * skips inbound rate limits, greylisting, ... */
+	/* Set by check_permit_forbid (sluice:permit:*, access.h): later
+	 * checks skip their spam checks (greylisting, reverse DNS, DNSBL,
+	 * inbound rate limits) for this request. False by default. */
+	bool permitted;
 };
 
 /* Collects a header for the answer (see PREPEND above); false when the
@@ -124,6 +136,9 @@ struct policy_check {
 					const struct policy_request *req,
 					const struct spf_answer *answer, struct policy_reply *reply);
 	void (*close)(void *state);
+	enum check_result (*resume_job)(void *state, const struct policy_context *ctx,
+					const struct policy_request *req,
+					const struct job *job, struct policy_reply *reply);
 };
 
 /* The registry, NULL-terminated, in checks.c. */
@@ -157,6 +172,12 @@ enum check_result check_chain_resume_spf(struct check_chain *chain,
 					 const struct policy_request *req,
 					 struct policy_reply *reply, size_t *cursor,
 					 const struct spf_answer *answer);
+/* After CHECK_JOB: job is the finished job, NULL when it timed out. */
+enum check_result check_chain_resume_job(struct check_chain *chain,
+					 const struct policy_context *ctx,
+					 const struct policy_request *req,
+					 struct policy_reply *reply, size_t *cursor,
+					 const struct job *job);
 void check_chain_close(struct check_chain *chain);
 
 #endif

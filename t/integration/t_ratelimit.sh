@@ -71,6 +71,11 @@ redis_cli SREM sluice:ratelimit:exempt:ip 127.0.0.20 >/dev/null
 sleep 1.5
 out=$(mail 127.0.0.20 c9@nowhere.test u1@example.test)
 assert_match "$out" '421 4\.7\.0 .*Rate limit exceeded' "SREM: the limit applies again"
+redis_cli SADD sluice:permit:ip 127.0.0.20 >/dev/null
+sleep 1.5
+out=$(mail 127.0.0.20 c10@nowhere.test u1@example.test)
+accepted "$out" "a permitted client (sluice:permit:ip) skips the inbound rules"
+redis_cli SREM sluice:permit:ip 127.0.0.20 >/dev/null
 # trusted_networks (127.0.0.1) are outbound: the inbound rule is not theirs
 for i in 1 2 3 4 5 6; do
 	out=$(mail 127.0.0.1 "t$i@example.test" "x$i@example.test")
