@@ -170,9 +170,17 @@ LC_ALL=C awk -v what=lists -v big=0 -v marker=192.0.2.0/24 -f "$REPO/bench/lists
 	>"$STATE/lists.resp" || die "cannot make the lists"
 rcli --pipe <"$STATE/lists.resp" >"$STATE/out/pipe.txt" 2>&1 && grep -q 'errors: 0,' "$STATE/out/pipe.txt" ||
 	{ cat "$STATE/out/pipe.txt" >&2; die "loading the lists failed"; }
+# The load's recipients (user0..user19999@example.com) are valid
+# mailboxes: validation by list then passes them on to greylisting, as
+# real mail to real users (else every request ends at 550 5.1.1, cheaply).
+LC_ALL=C awk 'BEGIN { for (i = 0; i < 20000; i += 1000) { n = 2 + 1000; s = "*" n "\r\n$4\r\nSADD\r\n$16\r\nsluice:mailboxes\r\n";
+	for (j = i; j < i + 1000; j++) { m = "user" j "@example.com"; s = s "$" length(m) "\r\n" m "\r\n" } printf "%s", s } }' \
+	>"$STATE/mailboxes.resp"
+rcli --pipe <"$STATE/mailboxes.resp" >"$STATE/out/pipe-mb.txt" 2>&1 && grep -q 'errors: 0,' "$STATE/out/pipe-mb.txt" ||
+	{ cat "$STATE/out/pipe-mb.txt" >&2; die "loading the mailboxes failed"; }
 # until the daemon says it has all of them (a first read may be partial)
 n=0
-until [ "$(grep -o 'loaded [0-9]* entries' "$STATE/mixed.log" | tail -n 1 | tr -dc 0-9)" -ge 210000 ] 2>/dev/null ||
+until [ "$(grep -o 'loaded [0-9]* entries' "$STATE/mixed.log" | tail -n 1 | tr -dc 0-9)" -ge 230000 ] 2>/dev/null ||
 	[ $n -ge 600 ]; do sleep 0.1; n=$((n + 1)); done
 LISTS_LINE=$(grep -E 'lists' "$STATE/mixed.log" | tail -n 1 | sed 's/^[^:]*: //')
 
