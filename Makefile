@@ -44,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
 .PHONY: all deps check unit integration asan demo demo-stop install clean
-.PHONY: bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
 .PHONY: bench-rcptval
@@ -161,7 +161,13 @@ bench-access: $(BUILD)/bench/access-decide
 	@$(BUILD)/bench/access-decide
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
-	@bash bench/greylist-vs-postgrey.sh $(BUILD)
+	@bash bench/greylist-vs-postgrey.sh $(BUILD); rc=$$?; \
+	bash bench/mixed-workload.sh $(BUILD) || rc=$$?; exit $$rc
+
+# Greylisting alone vs the mixed workload (bench/mixed.d), and the memory
+# of a burst of distinct rate-limit subjects (bench/README).
+bench-mixed: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+	@bash bench/mixed-workload.sh $(BUILD)
 
 # Lists at scale: the policy load with the Redis lists empty and with
 # 100,000-entry lists, Redis idle CPU, propagation of a change to two

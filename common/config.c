@@ -620,5 +620,6 @@ config_free(struct sluice_config *cfg)
 	strlist_free(&cfg->policyd.greylist.allow_client_domains);
 	strlist_free(&cfg->policyd.greylist.allow_senders);
 	strlist_free(&cfg->policyd.greylist.allow_recipients);
+	ratelimit_conf_free(&cfg->policyd.ratelimit);
 	free(cfg);
 }

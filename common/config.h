@@ -89,6 +89,36 @@ struct dkim_conf {
 	long expire;		/* x= after t=, seconds; 0: none */
 };
 
+/*
+ * policyd.ratelimit (config_ratelimit.c): rules of subject + what is
+ * counted + limit per window, and who is exempt. A rule counts at the
+ * stage that sees what it counts: connections at CONNECT, recipients at
+ * RCPT, messages at END-OF-MESSAGE. Inbound: a client neither in
+ * trusted_networks nor authenticated; outbound: the others.
+ */
+#define RATELIMIT_RULES_MAX 8	/* rules in the config: calls per request */
+enum rl_subject { RL_CLIENT, RL_SENDER, RL_SENDER_DOMAIN, RL_SASL_USER, RL_RECIPIENT };
+enum rl_count { RL_CONNECTIONS, RL_MESSAGES, RL_RECIPIENTS };
+enum rl_direction { RL_INBOUND, RL_OUTBOUND, RL_ANY };
+
+struct ratelimit_rule {
+	char *name;		/* for logs and replies; default "rule N" */
+	enum rl_subject subject;
+	enum rl_count count;
+	enum rl_direction direction;
+	int limit;		/* events per window */
+	long window;		/* seconds */
+	int ipv4_prefix, ipv6_prefix;	/* RL_CLIENT: the client's network */
+};
+
+struct ratelimit_conf {
+	struct ratelimit_rule rules[RATELIMIT_RULES_MAX];
+	size_t rule_count;
+	struct net_list exempt_networks;
+	struct strlist exempt_senders;	/* address, domain or /regex/ */
+	struct strlist exempt_sasl_users;	/* login names */
+};
+
 /* The relaying list (policyd.relay, check_relay.c, access.h). */
 enum relay_option { RELAY_OPTION_NONE, RELAY_OPTION_FROM, RELAY_OPTION_TO,
 		    RELAY_OPTION_CONNECT };
@@ -152,6 +182,7 @@ struct policyd_conf {
 	bool test_clock;	/* test aid: clock offset from Redis */
 	long spf_timeout_ms;	/* time budget of one SPF evaluation */
 	struct greylist_conf greylist;
+	struct ratelimit_conf ratelimit;
 	struct recipients_conf recipients;
 	int max_recipients;	/* 0: no limit */
 	bool require_reverse_dns;

@@ -3,11 +3,8 @@
  *
  * Kept apart from config.c because it is the largest group and the one
  * later checks extend (rate limits, recipient validation, relaying list).
- * "ratelimit" is a reserved name: its shape belongs to the issue that
- * implements it, so until then a non-empty value is refused with a clear
- * message rather than accepted and ignored. The same holds for
- * max_recipients: its "off" value is accepted, any other refused
- * (cfg_not_built) until the feature exists. The access settings (relay,
+ * The rate limits (ratelimit, ratelimit_exempt) are read in
+ * config_ratelimit.c. The access settings (relay,
  * require_reverse_dns, enforce_sender_login) are read in config_access.c,
  * recipients in config_recipients.c.
  */
@@ -71,16 +68,6 @@ read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 	return 0;
 }
 
-static int
-refuse_reserved(struct cfg_reader *rd, const config_setting_t *policyd, const char *name)
-{
-	const config_setting_t *s = config_setting_get_member(policyd, name);
-
-	if (s && (config_setting_is_aggregate(s) == CONFIG_FALSE || config_setting_length(s) > 0))
-		return cfg_fail(rd, s, "%s: not supported by this version of sluice", name);
-	return 0;
-}
-
 int
 cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 		    struct policyd_conf *p)
@@ -88,7 +75,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	static const char *const members[] = {
 		"listen", "pid_file", "fail_open", "max_connections", "workers",
 		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
-		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
+		"greylist", "ratelimit", "ratelimit_exempt", "recipients", "relay", "max_recipients",
 		"require_reverse_dns", "enforce_sender_login", "relay_exact_domain",
 		"reverse_dns_code", "dnsbl", NULL
 	};
@@ -109,12 +96,10 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || read_spf_timeout(rd, g, p) < 0
 	    || cfg_read_bool(rd, g, "test_clock", &p->test_clock) < 0
 	    || read_greylist(rd, g, &p->greylist) < 0
-	    || refuse_reserved(rd, g, "ratelimit") < 0
+	    || cfg_read_ratelimit(rd, g, &p->ratelimit) < 0
 	    || cfg_read_recipients(rd, g, &p->recipients) < 0
 	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
 	    || cfg_read_access(rd, g, p) < 0
 	    || cfg_read_dnsbl(rd, g, &p->dnsbl) < 0
-	    || cfg_not_built(rd, g, "max_recipients", "policyd.max_recipients",
-				p->max_recipients != 0) < 0
 	    ? -1 : 0;
 }

@@ -37,16 +37,6 @@ cfg_fail(struct cfg_reader *rd, const config_setting_t *where,
 }
 
 int
-cfg_not_built(struct cfg_reader *rd, const config_setting_t *group, const char *name,
-		 const char *feature, bool on)
-{
-	if (!on)
-		return 0;
-	return cfg_fail(rd, config_setting_get_member(group, name),
-			   "%s is not implemented in this version (leave it out or off)", feature);
-}
-
-int
 cfg_check_members(struct cfg_reader *rd, const config_setting_t *group,
 		     const char *const *allowed)
 {

@@ -28,11 +28,6 @@ int cfg_fail(struct cfg_reader *rd, const config_setting_t *where,
 int cfg_setting_line(const config_setting_t *s, const char *path);
 int cfg_check_members(struct cfg_reader *rd, const config_setting_t *group,
 			 const char *const *allowed);
-/* Settings of features this version does not have yet: the "off" value
- * is accepted, any other (on = true) refused as not implemented, so that
- * a setting never silently does nothing. The feature lifts its refusal. */
-int cfg_not_built(struct cfg_reader *rd, const config_setting_t *group, const char *name,
-		     const char *feature, bool on);
 /* A group member that must be a group; NULL (and no error) when absent. */
 int cfg_group(struct cfg_reader *rd, const config_setting_t *parent,
 		 const char *name, const config_setting_t **out);
@@ -88,5 +83,9 @@ int cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 /* policyd.dnsbl, in config_dnsbl.c. */
 int cfg_read_dnsbl(struct cfg_reader *rd, const config_setting_t *policyd,
 		   struct dnsbl_conf *d);
+/* policyd.ratelimit and policyd.ratelimit_exempt, in config_ratelimit.c. */
+int cfg_read_ratelimit(struct cfg_reader *rd, const config_setting_t *policyd,
+		       struct ratelimit_conf *rl);
+void ratelimit_conf_free(struct ratelimit_conf *rl);
 
 #endif

@@ -33,11 +33,14 @@ static const char *const list_suffix[LIST_COUNT] = {
 	[LIST_GREYLIST_RECIPIENT] = "greylist:allow:recipient",
 	[LIST_INTERNAL] = "internal",
 	[LIST_MAILBOXES] = "mailboxes",
+	[LIST_RATELIMIT_EXEMPT_IP] = "ratelimit:exempt:ip",
+	[LIST_RATELIMIT_EXEMPT_SENDER] = "ratelimit:exempt:sender",
+	[LIST_RATELIMIT_EXEMPT_SASL] = "ratelimit:exempt:sasl",
 };
 
 const char *const lists_tracked_prefixes[] = {
 	"permit:", "forbid:", "greylist:allow:", "internal", "mailboxes",
-	"domainmap", "catchall", "copy:", "alias:", NULL
+	"ratelimit:exempt:", "domainmap", "catchall", "copy:", "alias:", NULL
 };
 
 static const char *const map_suffix[MAP_COUNT] = {

@@ -60,6 +60,9 @@ enum list_id {
 	LIST_GREYLIST_RECIPIENT,
 	LIST_INTERNAL,		/* internal-only addresses */
 	LIST_MAILBOXES,		/* the valid mailboxes */
+	LIST_RATELIMIT_EXEMPT_IP,	/* clients no rate limit counts */
+	LIST_RATELIMIT_EXEMPT_SENDER,	/* senders (address, domain, /regex/) */
+	LIST_RATELIMIT_EXEMPT_SASL,	/* SASL login names */
 	LIST_COUNT
 };
 

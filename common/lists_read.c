@@ -24,7 +24,8 @@
 static bool
 is_ip_list(int id)
 {
-	return id == LIST_PERMIT_IP || id == LIST_FORBID_IP || id == LIST_GREYLIST_IP;
+	return id == LIST_PERMIT_IP || id == LIST_FORBID_IP || id == LIST_GREYLIST_IP
+	       || id == LIST_RATELIMIT_EXEMPT_IP;
 }
 
 /* Says why one member was skipped, the first of a refresh: err is logged,

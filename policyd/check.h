@@ -35,6 +35,12 @@
  *             the job pool run it off the event loop and then calls
  *   resume_job()  with the finished job (NULL when the budget ran out or
  *             the pool refused it); the worker frees the job afterwards.
+ *             A check may ask for more than one script in the same round
+ *             trip (rate limits: one per rule, each rule's key in its
+ *             own hash slot): it fills reply->more_calls[0..more_count-1]
+ *             too, and resume() then gets one REDIS_REPLY_ARRAY whose
+ *             elements answer call, then each of more_calls in order
+ *             (or NULL when Redis failed).
  *             reply->step is the check's own: it says, across these
  *             calls, which step of the check is waiting.
  *             A check that needs DNS fills reply->dns (names, budget) and
@@ -74,6 +80,8 @@ struct job;
 
 enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF, CHECK_JOB, CHECK_DNS };
 
+#define CHECK_MORE_CALLS 7	/* script calls of one step beyond the first */
+
 /* With CHECK_SPF: what to evaluate. The strings point into the request,
  * which stays put until it is answered. */
 struct spf_question {
@@ -105,6 +113,12 @@ struct policy_reply {
 	 * largest (the awl key is the shorter) and its numbers. */
 	struct redis_eval_call call;
 	char call_buf[2 * TRIPLET_KEY_MAX];
+	/* More calls of the same step, for a check that asks several keys
+	 * of different hash slots at once; their strings are the check's to
+	 * keep (in more_buf). */
+	int more_count;
+	struct redis_eval_call more_calls[CHECK_MORE_CALLS];
+	char more_buf[CHECK_MORE_CALLS * 1024];	/* 1024 per call */
 	struct spf_question spf;	/* with CHECK_SPF */
 	struct job *job;		/* with CHECK_JOB (job_pool.h) */
 	long job_timeout_ms;		/* its time budget */

@@ -20,13 +20,19 @@ extern const struct policy_check check_sender_login;
 extern const struct policy_check check_dnsbl;
 extern const struct policy_check check_greylist;
 extern const struct policy_check check_recipients;
+extern const struct policy_check check_max_recipients;
+extern const struct policy_check check_ratelimit;
 
+/* Final order (issue 9): permit_forbid, relay, reverse_dns, sender_login,
+ * dnsbl, ratelimit, max_recipients, recipients, greylist. */
 const struct policy_check *const policy_checks[] = {
 	&check_permit_forbid,
 	&check_relay,
 	&check_reverse_dns,
 	&check_sender_login,
 	&check_dnsbl,
+	&check_ratelimit,
+	&check_max_recipients,
 	&check_recipients,
 	&check_greylist,
 	NULL
@@ -129,6 +135,7 @@ run_from(struct check_chain *chain, const struct policy_context *ctx,
 		if (chain->state[*cursor] == NULL)
 			continue;	/* switched off in this config */
 		reply->step = 0;
+		reply->more_count = 0;
 		r = chain->checks[*cursor]->decide(chain->state[*cursor], ctx, req, reply);
 		if (r == CHECK_FINAL)
 			return answer(reply, true);

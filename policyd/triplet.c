@@ -71,15 +71,15 @@ decode_srs(const char *local, char *olocal, size_t lsize, char *odomain, size_t 
 	return -1;
 }
 
-/* Drops "+ext" and folds digit runs into '#'. */
+/* Drops "+ext" and (with digits) folds digit runs into '#'. */
 static void
-fold_local(const char *local, char *out, size_t size)
+fold_local(const char *local, char *out, size_t size, bool digits)
 {
 	size_t o = 0;
 	const char *p;
 
 	for (p = local; *p && *p != '+' && o + 1 < size; p++) {
-		if (isdigit((unsigned char)*p)) {
+		if (digits && isdigit((unsigned char)*p)) {
 			while (isdigit((unsigned char)p[1]))
 				p++;
 			out[o++] = '#';
@@ -92,8 +92,8 @@ fold_local(const char *local, char *out, size_t size)
 		snprintf(out, size, "+");
 }
 
-int
-triplet_normalize_sender(const char *sender, char *out, size_t size)
+static int
+normalize(const char *sender, char *out, size_t size, bool digits)
 {
 	struct address a;
 	char lower[ADDRESS_MAX + 1], local[ADDRESS_MAX + 1], domain[ADDRESS_DOMAIN_MAX + 1];
@@ -121,9 +121,21 @@ triplet_normalize_sender(const char *sender, char *out, size_t size)
 		snprintf(local, sizeof(local), "%s", folded);
 	else if (base != local)
 		memmove(local, base, strlen(base) + 1);
-	fold_local(local, folded, sizeof(folded));
+	fold_local(local, folded, sizeof(folded), digits);
 	n = snprintf(out, size, "%s%s%s", folded, domain[0] ? "@" : "", domain);
 	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int
+triplet_normalize_sender(const char *sender, char *out, size_t size)
+{
+	return normalize(sender, out, size, true);
+}
+
+int
+triplet_sender_identity(const char *sender, char *out, size_t size)
+{
+	return normalize(sender, out, size, false);
 }
 
 int

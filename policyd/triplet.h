@@ -10,6 +10,8 @@
  *       sender becomes "<>", a sender of its own. Why: bounce and list
  *       senders change their address per message; without this every
  *       message is a new triplet and waits again.
+ *   triplet_sender_identity()  the same without folding digits: who
+ *       sends, for a rate limit, where user1@ and user2@ are two people.
  *   triplet_subject_ip()  the client network "203.0.113.0/24" (IPv4
  *       masked to ipv4_prefix, IPv6 to ipv6_prefix).
  *   triplet_key(), triplet_awl_key()  the Redis keys, both hash-tagged on
@@ -44,6 +46,7 @@
 			 + 3 * ADDRESS_MAX + 1 + 3 * ADDRESS_MAX + 1)
 
 int triplet_normalize_sender(const char *sender, char *out, size_t size);
+int triplet_sender_identity(const char *sender, char *out, size_t size);
 int triplet_subject_ip(const char *client_address, int ipv4_prefix, int ipv6_prefix,
 		       char *out, size_t size);
 int triplet_key(const char *prefix, const char *subject, const char *sender,

@@ -122,6 +122,7 @@ struct pending {
  * one per connection. */
 #define EVENTS_MAX 256
 #define BATCH_MAX EVENTS_MAX
+#define BATCH_CALLS_MAX (BATCH_MAX * (1 + CHECK_MORE_CALLS))
 
 struct worker {
 	int id;
@@ -564,6 +565,29 @@ conn_process(struct worker *w, struct conn *c)
 }
 
 /*
+ * What a request's check gets for its n calls: the one reply, or for
+ * several one array of them (check.h); NULL when any of them failed (a
+ * pipeline cut short is a Redis failure for each request in it). The
+ * array is built in *array, the caller's.
+ */
+static const redisReply *
+answer_of(redisReply **replies, int n, redisReply *array)
+{
+	int i;
+
+	if (n == 1)
+		return replies[0];
+	for (i = 0; i < n; i++)
+		if (replies[i] == NULL)
+			return NULL;
+	memset(array, 0, sizeof(*array));
+	array->type = REDIS_REPLY_ARRAY;
+	array->elements = (size_t)n;
+	array->element = replies;
+	return array;
+}
+
+/*
  * Sends the Redis calls of every waiting request in one pipeline, hands
  * each check its reply, answers, and starts the next requests of those
  * connections, until no request waits. This is what makes the worker's
@@ -574,26 +598,40 @@ batch_run(struct worker *w)
 {
 	while (w->waiting_count > 0) {
 		struct pending *round[BATCH_MAX];
-		struct redis_eval_call *calls[BATCH_MAX];
-		redisReply *replies[BATCH_MAX];
+		struct redis_eval_call *calls[BATCH_CALLS_MAX];
+		redisReply *replies[BATCH_CALLS_MAX];
 		struct conn *answered[BATCH_MAX];
 		struct policy_context ctx = worker_context(w);
-		int i, count = w->waiting_count, nanswered = 0;
+		int i, count = w->waiting_count, nanswered = 0, ncalls = 0, done;
 
 		memcpy(round, w->waiting, (size_t)count * sizeof(round[0]));
 		w->waiting_count = 0;
-		for (i = 0; i < count; i++)
-			calls[i] = &round[i]->reply.call;
-		redis_eval_batch(w->redis, calls, count, replies);
 		for (i = 0; i < count; i++) {
+			struct policy_reply *reply = &round[i]->reply;
+			int j;
+
+			calls[ncalls++] = &reply->call;
+			for (j = 0; j < reply->more_count; j++)
+				calls[ncalls++] = &reply->more_calls[j];
+		}
+		/* Many calls (several per request) go in pipelines of at most
+		 * REDIS_BATCH_MAX: still a round trip per 256, not per call. */
+		for (done = 0; done < ncalls; done += REDIS_BATCH_MAX)
+			redis_eval_batch(w->redis, calls + done, ncalls - done < REDIS_BATCH_MAX
+					 ? ncalls - done : REDIS_BATCH_MAX, replies + done);
+		for (i = 0, done = 0; i < count; i++) {
 			struct pending *p = round[i];
 			struct conn *c = p->c;
+			int n = 1 + p->reply.more_count, j;
+			redisReply array;
 			enum check_result r;
 
 			r = check_chain_resume(w->chain, &ctx, &p->req, &p->reply, &p->cursor,
-					       replies[i]);
-			if (replies[i])
-				freeReplyObject(replies[i]);
+					       answer_of(replies + done, n, &array));
+			for (j = 0; j < n; j++)
+				if (replies[done + j])
+					freeReplyObject(replies[done + j]);
+			done += n;
 			if (go_on(w, p, r) == 0)
 				answered[nanswered++] = c;	/* else waiting, or closed */
 		}

@@ -1,0 +1,301 @@
+#!/bin/bash
+# mixed-workload.sh - sluice-policyd with greylisting alone against the
+# mixed workload of issue 9 (greylisting + two rate limits + the other
+# checks of bench/mixed.d/ that this build accepts, with the 100,000-entry
+# lists of bench/lists-resp.awk loaded), the same load in the same run;
+# then a burst of 100,000 distinct rate-limit subjects and Redis's memory
+# before and after their TTL (bench/README).
+#
+#   bash bench/mixed-workload.sh [BUILD_DIR]     (as root; or make bench-mixed)
+#
+# Two sluice-policyd daemons on one Redis: "greylist" (redis.prefix
+# "bgl:", greylisting only, no lists under its prefix) and "mixed"
+# (prefix "sluice:", greylisting plus every snippet of SNIPPETS that
+# `sluice-policyd -t` accepts, the lists loaded). Interleaved rounds of
+# bench/policy-load (greylist, mixed, greylist, mixed, ...; round r gives
+# both seed r), the medians and the ratio. Target: mixed >= 0.8x the
+# requests/s of greylisting alone, mixed p99 <= 2 ms.
+#
+# Environment: ROUNDS [5] DURATION [10] WARMUP [1] CONNS [8] POOL [1000000]
+#   SNIPPETS [bench/mixed.d]: files of text for the policyd group, one
+#   feature each; a file this build refuses is left out and named.
+#   BURST [100000] distinct subjects of the memory phase (0: skip it)
+#   KEEP=1 keeps the state directory.
+# Exit: 0 target met, 1 not met, 2 invalid run.
+set -u
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${1:-${SLUICE_BUILD:-build}}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-1}
+CONNS=${CONNS:-8}
+POOL=${POOL:-1000000}
+SNIPPETS=${SNIPPETS:-$REPO/bench/mixed.d}
+BURST=${BURST:-100000}
+KEEP=${KEEP:-0}
+LOAD=$BUILD/bench/policy-load
+POLICYD=$BUILD/sluice-policyd
+TARGET_RATIO=0.8
+TARGET_P99_US=2000
+
+die() { echo "bench: $*" >&2; exit 2; }
+int_ok() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+int_ok "$ROUNDS" 1 50 || die "ROUNDS must be 1..50"
+int_ok "$CONNS" 1 1024 || die "CONNS must be 1..1024"
+int_ok "$POOL" 1 50000000 || die "POOL must be 1..50000000"
+int_ok "$BURST" 0 1000000 || die "BURST must be 0..1000000"
+[[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "DURATION must be seconds"
+[[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "WARMUP must be seconds"
+[ "$(id -u)" -eq 0 ] || die "run as root"
+[ -x "$POLICYD" ] || die "$POLICYD not found: run make"
+[ -x "$LOAD" ] || die "$LOAD not found: run make $BUILD/bench/policy-load"
+[ -d "$SNIPPETS" ] || die "SNIPPETS: $SNIPPETS is not a directory"
+for c in redis-server redis-cli ip awk; do
+	command -v "$c" >/dev/null || die "$c not installed (run tools/deps.sh)"
+done
+
+STATE=
+NS=
+declare -A PIDS=()
+stop_pid() {
+	local pid=$1 n=0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+cleanup() {
+	local n
+	trap - EXIT INT TERM
+	for n in loadgen greylist mixed burst redis; do
+		[ -n "${PIDS[$n]:-}" ] && stop_pid "${PIDS[$n]}"
+	done
+	[ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; rm -rf "/etc/netns/$NS"; }
+	if [ "$KEEP" = 1 ] && [ -n "$STATE" ]; then echo "bench: kept $STATE" >&2
+	else [ -n "$STATE" ] && rm -rf "$STATE"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+parent=/run
+[ "$(stat -f -c %T /run)" = tmpfs ] || parent=/dev/shm
+umask 022
+STATE=$(mktemp -d "$parent/sluice-mixed.XXXXXX") || die "mktemp failed"
+chmod 0755 "$STATE"
+mkdir -m 0755 "$STATE/redis" "$STATE/out"
+IN_NS=()
+NS=sluice-mixed-$$
+if ip netns add "$NS" 2>/dev/null; then
+	ip -n "$NS" link set lo up || die "ip -n $NS link set lo up failed"
+	mkdir -p "/etc/netns/$NS"
+	echo "nameserver 127.0.0.1" >"/etc/netns/$NS/resolv.conf"
+	IN_NS=(ip netns exec "$NS")
+else
+	NS=
+fi
+spawn() {
+	local name=$1 log=$2
+	shift 2
+	(exec "${IN_NS[@]}" "$@" </dev/null >>"$log" 2>&1) &
+	PIDS[$name]=$!
+}
+alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
+wait_ready() {
+	local name=$1 n=$(($2 * 10))
+	shift 2
+	while [ $n -gt 0 ]; do
+		alive "$name" || return 1
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+REDIS_SOCK=$STATE/redis.sock
+rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+spawn redis "$STATE/redis.log" redis-server --port 0 --unixsocket "$REDIS_SOCK" \
+	--unixsocketperm 777 --save "" --appendonly no --dir "$STATE/redis" \
+	--daemonize no --protected-mode no --loglevel warning
+wait_ready redis 10 sh -c "[ \"\$(redis-cli -s $REDIS_SOCK ping)\" = PONG ]" ||
+	die "redis-server did not start"
+
+# conf NAME PREFIX POLICYD_TEXT: a config for one daemon
+conf() {
+	cat <<EOF
+user = "sluice";
+redis = { socket = "$REDIS_SOCK"; timeout_ms = 100; prefix = "$2"; };
+domains = { local = [ "example.com" ]; relay = [ ]; };
+trusted_networks = [ "127.0.0.1/32", "::1/128" ];
+policyd = {
+  listen = "unix:$STATE/$1.sock";
+  pid_file = "$STATE/$1.pid";
+  $3
+};
+EOF
+}
+GREYLIST='greylist = { enabled = true; delay = 120; allow_networks = [ ];
+    spf_bypass = false; spf_domain_triplet = false; };'
+
+# The snippets this build accepts, one at a time and then together.
+ON=()
+OFF=()
+TEXT=
+for f in "$SNIPPETS"/*.conf; do
+	[ -e "$f" ] || continue
+	name=$(basename "$f" .conf)
+	conf try sluice: "$GREYLIST $(cat "$f")" >"$STATE/try.conf"
+	if why=$("$POLICYD" -t -c "$STATE/try.conf" 2>&1); then
+		ON+=("$name")
+		TEXT="$TEXT
+  $(cat "$f")"
+	else
+		OFF+=("$name ($(printf '%s' "$why" | head -n 1 | sed 's/^[^ ]*: //'))")
+	fi
+done
+conf greylist bgl: "$GREYLIST" >"$STATE/greylist.conf"
+conf mixed sluice: "$GREYLIST $TEXT" >"$STATE/mixed.conf"
+for d in greylist mixed; do
+	"$POLICYD" -t -c "$STATE/$d.conf" >"$STATE/out/t-$d" 2>&1 || { cat "$STATE/out/t-$d" >&2; die "$d config refused"; }
+	spawn "$d" "$STATE/$d.log" "$POLICYD" -f -c "$STATE/$d.conf"
+	wait_ready "$d" 10 test -S "$STATE/$d.sock" || { tail "$STATE/$d.log" >&2; die "$d did not start"; }
+done
+
+# The lists: 100,000 CIDRs, 100,000 addresses, 100 regexes, 10,000
+# aliases (none matches the load), under the mixed daemon's prefix.
+LC_ALL=C awk -v what=lists -v big=0 -v marker=192.0.2.0/24 -f "$REPO/bench/lists-resp.awk" \
+	>"$STATE/lists.resp" || die "cannot make the lists"
+rcli --pipe <"$STATE/lists.resp" >"$STATE/out/pipe.txt" 2>&1 && grep -q 'errors: 0,' "$STATE/out/pipe.txt" ||
+	{ cat "$STATE/out/pipe.txt" >&2; die "loading the lists failed"; }
+# The load's recipients (user0..user19999@example.com) are valid
+# mailboxes: validation by list then passes them on to greylisting, as
+# real mail to real users (else every request ends at 550 5.1.1, cheaply).
+LC_ALL=C awk 'BEGIN { for (i = 0; i < 20000; i += 1000) { n = 2 + 1000; s = "*" n "\r\n$4\r\nSADD\r\n$16\r\nsluice:mailboxes\r\n";
+	for (j = i; j < i + 1000; j++) { m = "user" j "@example.com"; s = s "$" length(m) "\r\n" m "\r\n" } printf "%s", s } }' \
+	>"$STATE/mailboxes.resp"
+rcli --pipe <"$STATE/mailboxes.resp" >"$STATE/out/pipe-mb.txt" 2>&1 && grep -q 'errors: 0,' "$STATE/out/pipe-mb.txt" ||
+	{ cat "$STATE/out/pipe-mb.txt" >&2; die "loading the mailboxes failed"; }
+# until the daemon says it has all of them (a first read may be partial)
+n=0
+until [ "$(grep -o 'loaded [0-9]* entries' "$STATE/mixed.log" | tail -n 1 | tr -dc 0-9)" -ge 230000 ] 2>/dev/null ||
+	[ $n -ge 600 ]; do sleep 0.1; n=$((n + 1)); done
+LISTS_LINE=$(grep -E 'lists' "$STATE/mixed.log" | tail -n 1 | sed 's/^[^:]*: //')
+
+echo "sluice-policyd mixed workload: greylisting alone vs greylisting + the checks of $SNIPPETS"
+echo "host: $(nproc) CPU(s), load average $(cut -d' ' -f1-3 /proc/loadavg); $("$POLICYD" -V 2>&1 | head -n 1)"
+PF="permit/forbid: not in this build"
+grep -aq permit_forbid "$POLICYD" && PF="permit/forbid: built (on whenever the lists are)"
+echo "on in mixed: greylist ${ON[*]}; $PF"
+echo "lists loaded (sluice: prefix): $LISTS_LINE"
+[ ${#OFF[@]} -eq 0 ] || printf 'left out (this build refuses them): %s\n' "${OFF[@]}"
+echo "load: $CONNS connections, ${DURATION} s per run after ${WARMUP} s warm-up, pool $POOL, $ROUNDS rounds"
+echo
+printf '%-5s %-9s %10s %7s %7s %7s %7s %8s %7s %7s %6s %8s %8s\n' \
+	round config req/s p50_us p90_us p99_us max_us defer dunno other errors cpu/req redis/req
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {
+	local pid line sum=0
+	for pid in "$@"; do
+		line=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		line=${line##*) }
+		# shellcheck disable=SC2086
+		set -- $line
+		sum=$((sum + ${12} + ${13}))
+	done
+	echo "$sum"
+}
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+declare -A RES=()
+INVALID=
+run_one() {
+	local r=$1 d=$2 out=$STATE/out/round$1-$2.txt line c0 c1 k
+	: >"$STATE/$d.log"
+	c0=$(cpu_ticks "${PIDS[$d]}")
+	r0=$(cpu_ticks "${PIDS[redis]}")
+	"${IN_NS[@]}" "$LOAD" -s "$STATE/$d.sock" -c "$CONNS" -d "$DURATION" -w "$WARMUP" \
+		-p "$POOL" -S "$r" -t 5000 >"$out" 2>&1
+	c1=$(cpu_ticks "${PIDS[$d]}")
+	r1=$(cpu_ticks "${PIDS[redis]}")
+	line=$(grep '^rps=' "$out" | tail -n 1)
+	[ -n "$line" ] || { INVALID="$INVALID; round $r $d: no result"; return; }
+	for k in rps p50_us p90_us p99_us max_us defer dunno other errors requests warm; do
+		RES[$r,$d,$k]=$(kv "$line" "$k")
+	done
+	[ "${RES[$r,$d,errors]}" = 0 ] || INVALID="$INVALID; round $r $d: ${RES[$r,$d,errors]} errors"
+	RES[$r,$d,cpu]=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="${RES[$r,$d,requests]}" \
+		-v w="${RES[$r,$d,warm]:-0}" 'BEGIN { printf "%.1f", c / hz * 1e6 / (n + w) }')
+	RES[$r,$d,rcpu]=$(awk -v c=$((r1 - r0)) -v hz="$HZ" -v n="${RES[$r,$d,requests]}" \
+		-v w="${RES[$r,$d,warm]:-0}" 'BEGIN { printf "%.1f", c / hz * 1e6 / (n + w) }')
+	printf '%-5s %-9s %10s %7s %7s %7s %7s %8s %7s %7s %6s %8s %8s\n' "$r" "$d" \
+		"${RES[$r,$d,rps]}" "${RES[$r,$d,p50_us]}" "${RES[$r,$d,p90_us]}" "${RES[$r,$d,p99_us]}" \
+		"${RES[$r,$d,max_us]}" "${RES[$r,$d,defer]}" "${RES[$r,$d,dunno]}" "${RES[$r,$d,other]}" \
+		"${RES[$r,$d,errors]}" "${RES[$r,$d,cpu]}" "${RES[$r,$d,rcpu]}"
+	alive "$d" || INVALID="$INVALID; $d died"
+}
+for r in $(seq 1 "$ROUNDS"); do
+	run_one "$r" greylist
+	run_one "$r" mixed
+done
+# greylisting's verdict names the log line, so the rate limits show in Redis
+[[ " ${ON[*]} " != *" ratelimit "* ]] || [ -n "$(rcli --scan --pattern 'sluice:rl:*' | head -n 1)" ] ||
+	INVALID="$INVALID; the mixed daemon wrote no sluice:rl: key"
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
+		else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+declare -A MED=()
+echo
+printf '%-15s %10s %7s %7s %7s %8s %9s\n' median req/s p50_us p90_us p99_us cpu/req redis/req
+for d in greylist mixed; do
+	for k in rps p50_us p90_us p99_us cpu rcpu; do
+		vals=()
+		for r in $(seq 1 "$ROUNDS"); do [ -n "${RES[$r,$d,$k]:-}" ] && vals+=("${RES[$r,$d,$k]}"); done
+		MED[$d,$k]=$(median "${vals[@]+"${vals[@]}"}")
+	done
+	printf '%-15s %10s %7s %7s %7s %8s %9s\n' "$d" "${MED[$d,rps]}" "${MED[$d,p50_us]}" \
+		"${MED[$d,p90_us]}" "${MED[$d,p99_us]}" "${MED[$d,cpu]}" "${MED[$d,rcpu]}"
+done
+echo "(cpu/req: sluice-policyd's own CPU time per request, redis/req: redis-server's, in us)"
+ratio=$(awk -v m="${MED[mixed,rps]}" -v g="${MED[greylist,rps]}" 'BEGIN { printf "%.2f", (g > 0 ? m / g : 0) }')
+echo "mixed/greylist requests/s: ${MED[mixed,rps]} / ${MED[greylist,rps]} = ${ratio}x (target >= ${TARGET_RATIO}x)"
+echo "mixed p99: ${MED[mixed,p99_us]} us (target <= $TARGET_P99_US us)"
+
+# ---- a burst of distinct subjects, and Redis memory after their TTL ----
+if [ "$BURST" -gt 0 ]; then
+	conf burst brl: 'greylist = { enabled = false; };
+  ratelimit = ( { name = "burst"; subject = "client"; count = "recipients"; limit = 1; window = "30s"; } );' \
+		>"$STATE/burst.conf"
+	spawn burst "$STATE/burst.log" "$POLICYD" -f -c "$STATE/burst.conf"
+	wait_ready burst 10 test -S "$STATE/burst.sock" || die "burst daemon did not start"
+	mem() { rcli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+	keys() { rcli --scan --pattern 'brl:rl:*' | wc -l; }
+	sleep 5	# the rounds' short-lived rate-limit keys run out first
+	m0=$(mem)
+	# clients are drawn from the pool (one per 4 triplets): a pool 40x the
+	# burst makes nearly every request a new client
+	"${IN_NS[@]}" "$LOAD" -s "$STATE/burst.sock" -c "$CONNS" -n "$BURST" -w 0 \
+		-p $((BURST * 40)) -S 99 -t 5000 >"$STATE/out/burst.txt" 2>&1
+	m1=$(mem)
+	k1=$(keys)
+	sleep 31
+	m2=$(mem)
+	k2=$(keys)
+	echo
+	echo "burst: $BURST requests ($(grep '^rps=' "$STATE/out/burst.txt" | sed 's/ p90.*//')), rule limit 1 per 30 s per client IP: one event keeps its key 30 s"
+	echo "  rate-limit keys: $k1 right after, $k2 after 31 s (TTL of one event: 30 s)"
+	echo "  Redis used_memory: $m0 before, $m1 right after (+$(((m1 - m0) / 1024)) KiB, ~$(((m1 - m0) / (k1 > 0 ? k1 : 1))) B/key), $m2 after 31 s"
+	[ "$k2" -eq 0 ] || INVALID="$INVALID; $k2 rate-limit keys outlived their TTL"
+fi
+
+echo
+if [ -n "$INVALID" ]; then echo "RESULT: INVALID${INVALID/#;/:}"; exit 2; fi
+ok_rps=$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t) ? "yes" : "no" }')
+ok_p99=$(awk -v p="${MED[mixed,p99_us]}" -v t="$TARGET_P99_US" 'BEGIN { print (p <= t) ? "yes" : "no" }')
+echo "target: mixed >= ${TARGET_RATIO}x greylisting alone: $ok_rps; mixed p99 <= $TARGET_P99_US us: $ok_p99"
+[ "$ok_rps" = yes ] && [ "$ok_p99" = yes ] && { echo "RESULT: TARGET MET"; exit 0; }
+echo "RESULT: TARGET NOT MET"
+exit 1

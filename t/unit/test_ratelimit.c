@@ -1,0 +1,652 @@
+/*
+ * test_ratelimit.c - rate limits: the config's rules, the pure parts
+ * (stages, subjects, keys), the check's calls and answers through the
+ * chain, and the GCRA script at the window's edges, run by a real
+ * redis-server started here (on a unix socket in a fresh directory,
+ * killed by pid at the end; PR_SET_PDEATHSIG if we crash). The script
+ * gets "now" as an argument in these tests, so every edge is exact to
+ * the millisecond whatever the machine's load.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ratelimit.h"
+
+static char conf_path[64];
+
+static struct sluice_config *
+load_text(const char *text, char *err, size_t errsize)
+{
+	FILE *fp;
+	int fd;
+
+	strcpy(conf_path, "/tmp/sluice-test-rl.XXXXXX");
+	fd = mkstemp(conf_path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs(text, fp);
+	fclose(fp);
+	err[0] = '\0';
+	return config_load(conf_path, err, errsize);
+}
+
+static void
+expect_error(const char *text, int line, const char *part)
+{
+	char err[1024], prefix[128];
+	struct sluice_config *cfg = load_text(text, err, sizeof(err));
+
+	unlink(conf_path);
+	if (cfg != NULL)
+		fail_msg("loaded, expected error containing '%s'", part);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path, line);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, part) == NULL)
+		fail_msg("error '%s' is not '%s...%s'", err, prefix, part);
+}
+
+static struct sluice_config *
+expect_ok(const char *text)
+{
+	char err[1024];
+	struct sluice_config *cfg = load_text(text, err, sizeof(err));
+
+	unlink(conf_path);
+	if (cfg == NULL)
+		fail_msg("unexpected error: %s", err);
+	return cfg;
+}
+
+static void
+test_config(void **state)
+{
+	struct sluice_config *cfg;
+	const struct ratelimit_rule *r;
+
+	(void)state;
+	cfg = expect_ok("policyd = { ratelimit = (\n"
+			"  { subject = \"client\"; count = \"connections\"; limit = 5; window = \"60s\"; },\n"
+			"  { name = \"out-rcpt\"; subject = \"sasl_user\"; count = \"recipients\";\n"
+			"    limit = 500; window = \"1h\"; direction = \"outbound\"; },\n"
+			"  { subject = \"client\"; ipv4_prefix = 24; ipv6_prefix = 64; count = \"messages\";\n"
+			"    limit = 100; window = \"1d\"; direction = \"any\"; } );\n"
+			"  ratelimit_exempt = { networks = [ \"192.0.2.0/24\" ]; senders = [ \"A@B.test\" ];\n"
+			"    sasl_users = [ \"newsletter\" ]; };\n"
+			"  max_recipients = 25; };\n");
+	assert_int_equal(cfg->policyd.ratelimit.rule_count, 3);
+	r = cfg->policyd.ratelimit.rules;
+	assert_string_equal(r[0].name, "rule1");
+	assert_int_equal(r[0].subject, RL_CLIENT);
+	assert_int_equal(r[0].count, RL_CONNECTIONS);
+	assert_int_equal(r[0].direction, RL_INBOUND);
+	assert_int_equal(r[0].limit, 5);
+	assert_int_equal(r[0].window, 60);
+	assert_int_equal(r[0].ipv4_prefix, 32);
+	assert_string_equal(r[1].name, "out-rcpt");
+	assert_int_equal(r[1].direction, RL_OUTBOUND);
+	assert_int_equal(r[1].window, 3600);
+	assert_int_equal(r[2].ipv4_prefix, 24);
+	assert_int_equal(r[2].ipv6_prefix, 64);
+	assert_int_equal(r[2].direction, RL_ANY);
+	assert_string_equal(cfg->policyd.ratelimit.exempt_senders.items[0], "a@b.test");
+	assert_string_equal(cfg->policyd.ratelimit.exempt_sasl_users.items[0], "newsletter");
+	assert_int_equal(cfg->policyd.max_recipients, 25);
+	config_free(cfg);
+
+	expect_error("policyd = {\n ratelimit = ( { subject = \"client\"; limit = 5; window = 60; } ); };\n",
+		     2, "needs count");
+	expect_error("policyd = {\n ratelimit = ( { subject = \"ip\"; count = \"connections\"; limit = 5; window = 60; } ); };\n",
+		     2, "subject: must be");
+	expect_error("policyd = {\n ratelimit = ( { subject = \"sender\"; count = \"connections\"; limit = 5; window = 60; } ); };\n",
+		     2, "subject must be \"client\"");
+	expect_error("policyd = {\n ratelimit = ( { subject = \"recipient\"; count = \"messages\"; limit = 5; window = 60; } ); };\n",
+		     2, "many recipients");
+	expect_error("policyd = {\n ratelimit = ( { subject = \"client\"; count = \"messages\"; window = 60; } ); };\n",
+		     2, "needs limit and window");
+	expect_error("policyd = { ratelimit = ( { subject = \"client\"; count = \"messages\";\n limit = 0; window = 60; } ); };\n",
+		     2, "out of range");
+	expect_error("policyd = { ratelimit = ( { subject = \"client\"; count = \"messages\";\n limit = 5; window = \"8d\"; } ); };\n",
+		     2, "window");
+	expect_error("policyd = { ratelimit = ( { subject = \"client\"; count = \"messages\";\n limit = 5; window = 60; colour = 1; } ); };\n",
+		     2, "colour");
+	expect_error("policyd = { ratelimit = ( { subject = \"client\"; count = \"messages\"; limit = 5;\n window = 60; direction = \"sideways\"; } ); };\n",
+		     2, "direction: must be");
+	expect_error("policyd = { ratelimit = ( { name = \"a\"; subject = \"client\"; count = \"messages\"; limit = 5; window = 60; },\n"
+		     " { name = \"a\"; subject = \"sender\"; count = \"messages\"; limit = 5; window = 60; } ); };\n",
+		     2, "used twice");
+	expect_error("policyd = { ratelimit = ( { name = \"a b\"; subject = \"client\";\n count = \"messages\"; limit = 5; window = 60; } ); };\n",
+		     1, "name:");
+	expect_error("policyd = { ratelimit_exempt = {\n sasl_users = [ \"a b\" ]; }; };\n", 2, "spaces");
+	expect_error("policyd = { ratelimit_exempt = {\n networks = [ \"10.0.0.0/99\" ]; }; };\n", 2, "networks");
+	expect_error("policyd = {\n ratelimit = ( 1, 2, 3, 4, 5, 6, 7, 8, 9 ); };\n", 2, "at most 8 rules");
+	expect_error("policyd = {\n max_recipients = 100001; };\n", 2, "out of range");
+}
+
+/* A request from text lines ("name=value\n..."), parsed in buf. */
+static void
+request(char *buf, size_t size, struct policy_request *req, const char *text)
+{
+	const char *why;
+	int n = snprintf(buf, size, "request=smtpd_access_policy\n%s", text);
+
+	assert_true(n > 0 && (size_t)n < size);
+	if (buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	assert_int_equal(policy_request_parse(buf, (size_t)n, req, &why), 0);
+}
+
+static void
+test_subjects_and_keys(void **state)
+{
+	struct ratelimit_rule rule = { .name = "r", .subject = RL_CLIENT, .count = RL_RECIPIENTS,
+				       .direction = RL_INBOUND, .limit = 5, .window = 60,
+				       .ipv4_prefix = 24, .ipv6_prefix = 64 };
+	struct policy_request req;
+	char buf[2048], subject[RATELIMIT_SUBJECT_MAX + 1], key[RATELIMIT_KEY_MAX];
+	char odd[ADDRESS_MAX + 1];
+
+	(void)state;
+	assert_int_equal(ratelimit_stage("CONNECT"), RL_CONNECTIONS);
+	assert_int_equal(ratelimit_stage("RCPT"), RL_RECIPIENTS);
+	assert_int_equal(ratelimit_stage("END-OF-MESSAGE"), RL_MESSAGES);
+	assert_int_equal(ratelimit_stage("DATA"), -1);
+	assert_int_equal(ratelimit_stage(NULL), -1);
+	assert_true(ratelimit_applies(&rule, RL_RECIPIENTS, false));
+	assert_false(ratelimit_applies(&rule, RL_RECIPIENTS, true));
+	assert_false(ratelimit_applies(&rule, RL_MESSAGES, false));
+	assert_false(ratelimit_applies(&rule, -1, false));
+	rule.direction = RL_OUTBOUND;
+	assert_true(ratelimit_applies(&rule, RL_RECIPIENTS, true));
+	assert_false(ratelimit_applies(&rule, RL_RECIPIENTS, false));
+	rule.direction = RL_ANY;
+	assert_true(ratelimit_applies(&rule, RL_RECIPIENTS, true));
+	assert_true(ratelimit_applies(&rule, RL_RECIPIENTS, false));
+
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.77\n"
+		"sender=prvs=1234abcd=Alice+news@Example.TEST\nrecipient=Bob@Example.test\n");
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "ip:192.0.2.0/24");
+	assert_int_equal(ratelimit_key("sluice:", &rule, subject, key, sizeof(key)), 0);
+	assert_string_equal(key, "sluice:rl:{ip:192.0.2.0/24}:any:rcpt:5/60");
+	rule.subject = RL_SENDER;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "from:alice@example.test");	/* BATV, +ext gone */
+	request(buf, sizeof(buf), &req, "sender=user2@example.test\nrecipient=Bob@Example.test\n");
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "from:user2@example.test");	/* digits kept */
+	rule.subject = RL_SENDER_DOMAIN;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "dom:example.test");
+	rule.subject = RL_RECIPIENT;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "rcpt:bob@example.test");
+	rule.subject = RL_SASL_USER;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 1);
+
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=2001:db8:1:2:3::9\n"
+		"sender=\nsasl_username=Carol\nrecipient=x@y.test\n");
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "sasl:carol");
+	rule.subject = RL_SENDER;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 1);	/* <> */
+	rule.subject = RL_SENDER_DOMAIN;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 1);
+	rule.subject = RL_CLIENT;
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), 0);
+	assert_string_equal(subject, "ip:2001:db8:1:2::/64");
+
+	request(buf, sizeof(buf), &req, "protocol_state=CONNECT\nclient_address=not-an-ip\n");
+	assert_int_equal(ratelimit_subject(&rule, &req, subject, sizeof(subject)), -1);
+
+	/* The hash tag is the whole subject: '{' '}' '%' are escaped. */
+	rule.direction = RL_OUTBOUND;
+	rule.count = RL_MESSAGES;
+	assert_int_equal(ratelimit_key("p:", &rule, "from:a}{%b@x", key, sizeof(key)), 0);
+	assert_string_equal(key, "p:rl:{from:a%7D%7B%25b@x}:out:msg:5/60");
+	/* the worst subject still fits RATELIMIT_KEY_MAX, with a 64-byte prefix */
+	memset(odd, '}', ADDRESS_MAX);
+	odd[ADDRESS_MAX] = '\0';
+	snprintf(subject, sizeof(subject), "from:%s", odd);
+	rule.limit = 1000000;
+	rule.window = 604800;
+	memset(buf, 'p', 64);
+	buf[64] = '\0';
+	assert_int_equal(ratelimit_key(buf, &rule, subject, key, sizeof(key)), 0);
+	assert_int_equal(ratelimit_key(buf, &rule, subject, key, strlen(key)), -1);
+}
+
+/* ---- the check through the chain, with Redis's replies made here ---- */
+
+static redisReply *
+script_reply(long long allowed, long long value)
+{
+	redisReply *r = calloc(1, sizeof(*r));
+
+	r->type = REDIS_REPLY_ARRAY;
+	r->elements = 2;
+	r->element = calloc(2, sizeof(*r->element));
+	r->element[0] = calloc(1, sizeof(redisReply));
+	r->element[1] = calloc(1, sizeof(redisReply));
+	r->element[0]->type = r->element[1]->type = REDIS_REPLY_INTEGER;
+	r->element[0]->integer = allowed;
+	r->element[1]->integer = value;
+	return r;
+}
+
+static void
+free_reply(redisReply *r)
+{
+	free(r->element[0]);
+	free(r->element[1]);
+	free(r->element);
+	free(r);
+}
+
+static void
+test_check(void **state)
+{
+	struct sluice_config *cfg;
+	struct check_chain *chain;
+	struct policy_context ctx = { 0 };
+	struct policy_request req;
+	struct policy_reply *reply = calloc(1, sizeof(*reply));
+	struct lists *lists = lists_new("sluice:");
+	redisReply *r1, *r2, array = { 0 }, *both[2];
+	struct redis_settings settings = { .timeout_ms = 100 };
+	struct redis_client *rc = redis_client_new(&settings);
+	_Atomic long warned_at = 0;
+	char buf[2048], err[256];
+	size_t cursor;
+	int i;
+
+	(void)state;
+	cfg = expect_ok("trusted_networks = [ \"10.0.0.0/8\" ];\n"
+			"policyd = { greylist = { enabled = false; }; ratelimit = (\n"
+			"  { name = \"conn\"; subject = \"client\"; count = \"connections\"; limit = 5; window = 60; },\n"
+			"  { name = \"rcpt-client\"; subject = \"client\"; count = \"recipients\"; limit = 50; window = 60; },\n"
+			"  { name = \"rcpt-sender\"; subject = \"sender\"; count = \"recipients\"; limit = 20; window = \"1h\"; },\n"
+			"  { name = \"out\"; subject = \"sasl_user\"; count = \"recipients\"; limit = 100; window = \"1h\"; direction = \"outbound\"; } );\n"
+			"  ratelimit_exempt = { senders = [ \"friend@x.test\" ]; sasl_users = [ \"bulk\" ]; };\n"
+			"  max_recipients = 3; };\n");
+	chain = check_chain_open(cfg, err, sizeof(err));
+	assert_non_null(chain);
+	ctx.cfg = cfg;
+	ctx.lists = lists;
+	ctx.redis = rc;
+	ctx.redis_warned_at = &warned_at;
+
+	/* CONNECT: one rule, one call, and over its limit 421 4.7.0 */
+	request(buf, sizeof(buf), &req, "protocol_state=CONNECT\nclient_address=192.0.2.7\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->more_count, 0);
+	assert_int_equal(reply->call.nkeys, 1);
+	assert_int_equal(reply->call.nargs, 3);
+	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.7}:in:conn:5/60");
+	assert_string_equal(reply->call.argv[2], "60000");
+	assert_string_equal(reply->call.argv[3], "5");
+	r1 = script_reply(0, 11500);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r1), CHECK_FINAL);
+	free_reply(r1);
+	assert_string_equal(reply->action,
+			    "421 4.7.0 Rate limit exceeded (conn), try again in 12 seconds");
+	assert_string_equal(reply->verdict_key, "ratelimit");
+	assert_string_equal(reply->verdict, "over");
+
+	/* RCPT, inbound: two rules in one round trip; the second one over */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=t1\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->more_count, 1);
+	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.7}:in:rcpt:50/60");
+	assert_string_equal(reply->more_calls[0].argv[0],
+			    "sluice:rl:{from:a@x.test}:in:rcpt:20/3600");
+	assert_string_equal(reply->more_calls[0].argv[2], "3600000");
+	both[0] = r1 = script_reply(1, 49);
+	both[1] = r2 = script_reply(0, 180000);
+	array.type = REDIS_REPLY_ARRAY;
+	array.elements = 2;
+	array.element = both;
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
+	assert_string_equal(reply->action,
+			    "450 4.7.1 Rate limit exceeded (rcpt-sender), try again in 180 seconds");
+	/* both allowed: on to max_recipients, which passes the first three */
+	r2->element[0]->integer = 1;
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
+	assert_string_equal(reply->action, "DUNNO");
+	assert_string_equal(reply->verdict, "pass");
+
+	/* the 2nd and 3rd recipient of transaction t1 pass, the 4th gets
+	 * 452 4.5.3 (the one refused by a rate limit above did not count),
+	 * and so does the 5th; another transaction counts from 0 */
+	for (i = 2; i <= 6; i++) {
+		if (i == 6)
+			request(buf, sizeof(buf), &req, "protocol_state=RCPT\n"
+				"client_address=192.0.2.7\nsender=a@x.test\n"
+				"recipient=b@example.test\ninstance=t2\n");
+		cursor = 0;
+		assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+		assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array),
+				 CHECK_FINAL);
+		if (i == 4 || i == 5) {
+			assert_string_equal(reply->action, "452 4.5.3 Too many recipients");
+			assert_string_equal(reply->verdict_key, "max_recipients");
+		} else {
+			assert_string_equal(reply->action, "DUNNO");
+		}
+	}
+
+	/* a Redis failure: fail_open (the default) lets it on */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=t4\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, NULL), CHECK_FINAL);
+	assert_string_equal(reply->action, "DUNNO");
+	assert_string_equal(reply->verdict, "error");
+	/* an error reply in the array is a Redis failure too */
+	r2->type = REDIS_REPLY_ERROR;
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
+	assert_string_equal(reply->verdict, "error");
+	r2->type = REDIS_REPLY_ARRAY;
+	free_reply(r1);
+	free_reply(r2);
+
+	/* exempt sender: no call at all */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
+		"sender=friend@x.test\nrecipient=b@example.test\ninstance=t5\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
+	assert_non_null(strstr(reply->details.buf, "ratelimit=exempt_sender"));
+
+	/* outbound (authenticated): only the outbound rule */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
+		"sender=a@x.test\nsasl_username=joe\nrecipient=b@example.test\ninstance=t6\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->more_count, 0);
+	assert_string_equal(reply->call.argv[0], "sluice:rl:{sasl:joe}:out:rcpt:100/3600");
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
+		"sender=a@x.test\nsasl_username=BULK\nrecipient=b@example.test\ninstance=t7\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
+	assert_non_null(strstr(reply->details.buf, "ratelimit=exempt_sasl_user"));
+	/* trusted network, no SASL: outbound, and no outbound rule has a subject */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=10.1.2.3\n"
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=t8\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
+	assert_string_equal(reply->action, "DUNNO");
+
+	/* other stages count nothing */
+	request(buf, sizeof(buf), &req, "protocol_state=DATA\nclient_address=192.0.2.7\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
+
+	check_chain_close(chain);
+	redis_client_free(rc);
+	lists_release(lists);
+	config_free(cfg);
+	free(reply);
+}
+
+/* max_recipients' table of transactions: a transaction in use keeps its
+ * count among thousands of others; one crowded out counts from 0 again
+ * (more recipients pass, none is refused wrongly). */
+static const char *
+rcpt(struct check_chain *chain, const struct policy_context *ctx, struct policy_reply *reply,
+     const char *instance)
+{
+	struct policy_request req;
+	char buf[512], text[256];
+	size_t cursor = 0;
+
+	snprintf(text, sizeof(text), "protocol_state=RCPT\nclient_address=192.0.2.1\n"
+		 "sender=a@x.test\nrecipient=b@example.test\ninstance=%s\n", instance);
+	request(buf, sizeof(buf), &req, text);
+	assert_int_equal(check_chain_decide(chain, ctx, &req, reply, &cursor), CHECK_FINAL);
+	return reply->action;
+}
+
+static void
+test_max_recipients_table(void **state)
+{
+	struct sluice_config *cfg = expect_ok("policyd = { greylist = { enabled = false; };\n"
+					      "  max_recipients = 2; };\n");
+	struct policy_reply *reply = calloc(1, sizeof(*reply));
+	struct policy_context ctx = { 0 };
+	struct check_chain *chain;
+	char err[256], other[32];
+	int i;
+
+	(void)state;
+	chain = check_chain_open(cfg, err, sizeof(err));
+	assert_non_null(chain);
+	ctx.cfg = cfg;
+	assert_string_equal(rcpt(chain, &ctx, reply, "busy"), "DUNNO");
+	for (i = 0; i < 20000; i++) {
+		snprintf(other, sizeof(other), "other.%d", i);
+		assert_string_equal(rcpt(chain, &ctx, reply, other), "DUNNO");
+		if (i % 500 == 0 && i > 0)	/* the busy one is used now and then */
+			assert_string_equal(rcpt(chain, &ctx, reply, "busy"),
+					    i == 500 ? "DUNNO" : "452 4.5.3 Too many recipients");
+	}
+	/* "other.0" was crowded out long ago: it starts again from 0 */
+	assert_string_equal(rcpt(chain, &ctx, reply, "other.0"), "DUNNO");
+	assert_string_equal(rcpt(chain, &ctx, reply, "other.0"), "DUNNO");
+	assert_string_equal(rcpt(chain, &ctx, reply, "other.0"), "452 4.5.3 Too many recipients");
+	check_chain_close(chain);
+	config_free(cfg);
+	free(reply);
+}
+
+/* ---- the script in a real Redis ---- */
+
+static pid_t redis_pid = -1;
+static char redis_dir[64];
+
+static int
+redis_setup(void **state)
+{
+	char sock[128];
+	int i;
+
+	(void)state;
+	strcpy(redis_dir, "/tmp/sluice-rl.XXXXXX");
+	assert_non_null(mkdtemp(redis_dir));
+	snprintf(sock, sizeof(sock), "%s/redis.sock", redis_dir);
+	if ((redis_pid = fork()) == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
+		       "--save", "", "--appendonly", "no", "--dir", redis_dir,
+		       "--loglevel", "warning", "--logfile", "/dev/null", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+		usleep(50000);
+	return access(sock, F_OK) == 0 ? 0 : -1;
+}
+
+static int
+redis_teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		waitpid(redis_pid, NULL, 0);
+	}
+	snprintf(path, sizeof(path), "%s/redis.sock", redis_dir);
+	unlink(path);
+	rmdir(redis_dir);
+	return 0;
+}
+
+static struct redis_client *
+client(void)
+{
+	struct redis_settings s = { .timeout_ms = 2000 };
+
+	snprintf(s.socket, sizeof(s.socket), "%s/redis.sock", redis_dir);
+	return redis_client_new(&s);
+}
+
+/* One event at now_ms for a rule of limit per window_ms: 1 allowed, 0 not;
+ * *value as the script says. */
+static int
+event(struct redis_client *rc, const char *key, long window_ms, int limit, long long now_ms,
+      long long *value)
+{
+	static struct redis_script script = { ratelimit_lua, "" };
+	char w[24], l[24], n[40];
+	const char *keys[1] = { key }, *args[4] = { "0", w, l, n };
+	redisReply *r;
+	int answer;
+
+	snprintf(w, sizeof(w), "%ld", window_ms);
+	snprintf(l, sizeof(l), "%d", limit);
+	snprintf(n, sizeof(n), "%lld", now_ms);
+	r = redis_eval(rc, &script, 1, keys, 4, args);
+	assert_non_null(r);
+	answer = ratelimit_reply(r, value);
+	if (answer < 0)
+		fail_msg("script reply: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+	freeReplyObject(r);
+	return answer;
+}
+
+static long long
+pttl(struct redis_client *rc, const char *key)
+{
+	redisReply *r = redis_command(rc, "PTTL %s", key);
+	long long v;
+
+	assert_non_null(r);
+	v = r->integer;
+	freeReplyObject(r);
+	return v;
+}
+
+static void
+test_gcra_edges(void **state)
+{
+	struct redis_client *rc = client();
+	const long long t0 = 1800000000000LL;	/* a 2027 instant, in ms */
+	long long v;
+	redisReply *before, *after;
+	int i;
+
+	(void)state;
+	/* 5 per 60 s: a burst of 5, then one every 12 s */
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(event(rc, "k1", 60000, 5, t0, &v), 1);
+		assert_int_equal(v, 4 - i);	/* events left */
+	}
+	assert_int_equal(event(rc, "k1", 60000, 5, t0, &v), 0);
+	assert_int_equal(v, 12000);		/* the 6th: wait one interval */
+	/* a refusal does not move the state */
+	before = redis_command(rc, "GET k1");
+	assert_int_equal(event(rc, "k1", 60000, 5, t0 + 5000, &v), 0);
+	assert_int_equal(v, 7000);
+	after = redis_command(rc, "GET k1");
+	assert_string_equal(before->str, after->str);
+	freeReplyObject(before);
+	freeReplyObject(after);
+	/* the edge of the interval, to the millisecond */
+	assert_int_equal(event(rc, "k1", 60000, 5, t0 + 11999, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(event(rc, "k1", 60000, 5, t0 + 12000, &v), 1);
+	assert_int_equal(v, 0);
+	assert_int_equal(event(rc, "k1", 60000, 5, t0 + 12000, &v), 0);
+	/* the TTL is how far the state is ahead: at most the window */
+	v = pttl(rc, "k1");
+	assert_true(v > 0 && v <= 60000);
+	/* a whole window idle after the last event: a full burst again */
+	for (i = 0; i < 5; i++)
+		assert_int_equal(event(rc, "k1", 60000, 5, t0 + 72000, &v), 1);
+	assert_int_equal(event(rc, "k1", 60000, 5, t0 + 72000, &v), 0);
+
+	/* 7 per 60 s: an interval that is no whole number of ms still lets
+	 * exactly 7 through per burst, and the 8th at t + 60000/7 */
+	for (i = 0; i < 7; i++)
+		assert_int_equal(event(rc, "k2", 60000, 7, t0, &v), 1);
+	assert_int_equal(event(rc, "k2", 60000, 7, t0, &v), 0);
+	assert_int_equal(v, 8572);		/* ceil(8571.43) */
+	assert_int_equal(event(rc, "k2", 60000, 7, t0 + 8571, &v), 0);
+	assert_int_equal(event(rc, "k2", 60000, 7, t0 + 8572, &v), 1);
+
+	/* limit 1: one event per window, the next exactly a window later */
+	assert_int_equal(event(rc, "k3", 1000, 1, t0, &v), 1);
+	assert_int_equal(event(rc, "k3", 1000, 1, t0 + 999, &v), 0);
+	assert_int_equal(event(rc, "k3", 1000, 1, t0 + 1000, &v), 1);
+	/* a clock that goes back (another host's) is no free burst */
+	assert_int_equal(event(rc, "k3", 1000, 1, t0 - 5000, &v), 0);
+
+	/* an expired key is a full burst: the TTL is the state's end */
+	assert_int_equal(event(rc, "k4", 60000, 2, t0, &v), 1);
+	redis_client_free(rc);
+}
+
+/* Without "now" the script uses Redis's TIME plus the offset, and a key
+ * it sets expires within its window (here 1 s, really). */
+static void
+test_redis_time_and_expiry(void **state)
+{
+	static struct redis_script script = { ratelimit_lua, "" };
+	struct redis_client *rc = client();
+	const char *keys[1] = { "live" }, *args[3] = { "0", "1000", "2" };
+	long long v;
+	redisReply *r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		r = redis_eval(rc, &script, 1, keys, 3, args);
+		assert_non_null(r);
+		assert_int_equal(ratelimit_reply(r, &v), i < 2 ? 1 : 0);
+		freeReplyObject(r);
+	}
+	v = pttl(rc, "live");
+	assert_true(v > 0 && v <= 1000);
+	usleep(1100 * 1000);
+	r = redis_command(rc, "EXISTS live");
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	redis_client_free(rc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_subjects_and_keys),
+		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_max_recipients_table),
+	};
+	const struct CMUnitTest redis_tests[] = {
+		cmocka_unit_test(test_gcra_edges),
+		cmocka_unit_test(test_redis_time_and_expiry),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+	return failed + cmocka_run_group_tests(redis_tests, redis_setup, redis_teardown);
+}
