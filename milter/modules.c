@@ -8,10 +8,12 @@
  */
 #include <stddef.h>
 
+#include "alias.h"
 #include "dkim_sign.h"
 #include "module.h"
 
 const struct milter_module *const milter_modules[] = {
+	&alias_module,
 	&dkim_sign_module,
 	NULL
 };
