@@ -206,9 +206,9 @@ alias_eom(struct milter_call *call, struct logline *line)
 		size_t n;
 
 		if (res[i].loop)
-			log_append(loops, sizeof(loops), ",", m->rcpt[i]);
+			log_append(loops, sizeof(loops), ",", res[i].original);
 		if (res[i].too_deep)
-			log_append(deep, sizeof(deep), ",", m->rcpt[i]);
+			log_append(deep, sizeof(deep), ",", res[i].original);
 		if (!res[i].changed)
 			continue;
 		if (smfi_delrcpt(call->ctx, m->rcpt[i]) != MI_SUCCESS) {
