@@ -71,6 +71,12 @@ struct milter_conf {
 	char *always_bcc;	/* NULL when unset */
 	char *incoming_copy;
 	char *outgoing_copy;
+	struct srs_conf {		/* milter.srs; off when domain is NULL */
+		char *domain;		/* the SRS addresses' domain */
+		char *secret_file;	/* first line: the HMAC key */
+		int max_age_days;	/* bounces to older SRS0 addresses: 550 */
+		int line;		/* of the group, for errors */
+	} srs;
 };
 
 struct dkim_conf {

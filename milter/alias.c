@@ -30,20 +30,57 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <time.h>
+
 #include "alias.h"
 #include "alias_resolve.h"
+#include "srs.h"
 
 #define ALIAS_RCPTS_MAX 1000
 
 struct alias_conf {
 	const struct strlist *local_domains;	/* in the config */
+	const struct strlist *relay_domains;
+	const struct srs_conf *srs;		/* NULL: SRS off */
+	struct srs_key srs_key;
 };
 
 struct alias_msg {
 	char (*rcpt)[ADDRESS_MAX + 3];	/* as Postfix gave them, "<...>" */
+	char (*srs_back)[ADDRESS_MAX + 1];	/* reversed SRS recipient, or "" */
 	size_t count, cap;
 	unsigned skipped;
 };
+
+/* The first line of milter.srs.secret_file, as postsrsd reads it. */
+static int
+read_secret(const struct sluice_config *cfg, struct alias_conf *c, char *err, size_t errsize)
+{
+	const struct srs_conf *srs = &cfg->milter.srs;
+	char line[SRS_SECRET_MAX + 2];
+	FILE *f = fopen(srs->secret_file, "r");
+	size_t len;
+
+	if (f == NULL) {
+		snprintf(err, errsize, "%s:%d: srs.secret_file: cannot open %s: %s", cfg->path,
+			 srs->line, srs->secret_file, strerror(errno));
+		return -1;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	len = strcspn(line, "\r\n");
+	if (len < 8 || len > SRS_SECRET_MAX) {
+		snprintf(err, errsize, "%s:%d: srs.secret_file: %s: the first line must be a secret of 8 to %d characters",
+			 cfg->path, srs->line, srs->secret_file, SRS_SECRET_MAX);
+		return -1;
+	}
+	memcpy(c->srs_key.secret, line, len);
+	c->srs_key.len = len;
+	c->srs = srs;
+	return 0;
+}
 
 static int
 alias_open(const struct sluice_config *cfg, void **conf, char *err, size_t errsize)
@@ -55,6 +92,11 @@ alias_open(const struct sluice_config *cfg, void **conf, char *err, size_t errsi
 		return -1;
 	}
 	c->local_domains = &cfg->local_domains;
+	c->relay_domains = &cfg->relay_domains;
+	if (cfg->milter.srs.domain && read_secret(cfg, c, err, errsize) < 0) {
+		free(c);
+		return -1;
+	}
 	*conf = c;
 	return 0;
 }
@@ -63,6 +105,37 @@ static void
 alias_close(void *conf)
 {
 	free(conf);
+}
+
+/* A recipient SRS0=/SRS1=...@srs.domain: a bounce to a forwarded copy.
+ * 0 with back set (or "" when rcpt is not one), -1 after a 550 5.1.1
+ * reply for an invalid or expired one. */
+static int
+srs_bounce(struct milter_call *call, const char *rcpt, char *back)
+{
+	const struct alias_conf *c = call->conf;
+	char addr[ADDRESS_MAX + 1], reply[128];
+	const char *at, *why = NULL;
+	size_t len = strlen(rcpt);
+
+	if (c->srs == NULL)
+		return 0;
+	if (len >= 2 && rcpt[0] == '<' && rcpt[len - 1] == '>')
+		snprintf(addr, sizeof(addr), "%.*s", (int)len - 2, rcpt + 1);
+	else
+		snprintf(addr, sizeof(addr), "%s", rcpt);
+	if ((at = strrchr(addr, '@')) == NULL || strcasecmp(at + 1, c->srs->domain) != 0 ||
+	    !srs_is_srs(addr))
+		return 0;
+	if (srs_reverse(&c->srs_key, addr, time(NULL), c->srs->max_age_days, back,
+			ADDRESS_MAX + 1, &why) == 0)
+		return 0;
+	back[0] = '\0';
+	snprintf(reply, sizeof(reply), "Invalid SRS address: %s", why);
+	smfi_setreply(call->ctx, "550", "5.1.1", reply);
+	log_info("%s: srs=invalid to=<%s> reason=%s", call->conn->msg->queue_id[0] ?
+		 call->conn->msg->queue_id : "NOQUEUE", addr, why);
+	return -1;
 }
 
 static sfsistat
@@ -81,13 +154,19 @@ alias_envrcpt(struct milter_call *call, const char *rcpt)
 	}
 	if (m->count == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 4;
-		void *p = realloc(m->rcpt, cap * sizeof(*m->rcpt));
+		void *p = realloc(m->rcpt, cap * sizeof(*m->rcpt)), *q;
 
 		if (p == NULL)
 			return SMFIS_TEMPFAIL;
 		m->rcpt = p;
+		if ((q = realloc(m->srs_back, cap * sizeof(*m->srs_back))) == NULL)
+			return SMFIS_TEMPFAIL;
+		m->srs_back = q;
 		m->cap = cap;
 	}
+	m->srs_back[m->count][0] = '\0';
+	if (srs_bounce(call, rcpt, m->srs_back[m->count]) < 0)
+		return SMFIS_REJECT;
 	snprintf(m->rcpt[m->count++], ADDRESS_MAX + 3, "%s", rcpt);
 	return SMFIS_CONTINUE;
 }
@@ -166,6 +245,32 @@ addrset_add(struct addrset *s, const char *a)
 	return 0;
 }
 
+/* Whether an address is delivered here (a local or relay domain, or the
+ * SRS domain) rather than sent on to the outside. */
+static bool
+domain_in(const struct strlist *l, const char *domain)
+{
+	size_t i, n;
+
+	for (i = 0; i < l->count; i++) {
+		n = strcspn(l->items[i], "|");	/* "domain|host" relay entries */
+		if (strlen(domain) == n && strncasecmp(l->items[i], domain, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+is_ours(const struct alias_conf *c, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL)
+		return true;
+	return domain_in(c->local_domains, at + 1) || domain_in(c->relay_domains, at + 1) ||
+	       (c->srs && strcasecmp(at + 1, c->srs->domain) == 0);
+}
+
 static void
 log_append(char *buf, size_t size, const char *sep, const char *text)
 {
@@ -180,22 +285,41 @@ alias_eom(struct milter_call *call, struct logline *line)
 {
 	struct alias_msg *m = *call->state;
 	const struct lists *lists = call->conn->msg->lists;
+	const struct alias_conf *c = call->conf;
 	struct lookup lk = { lists, call->conf };
+	bool external = false, all_external = true;
 	struct alias_source src = { &lk, src_alias, strmap_next, src_domainmap,
 				    src_catchall, src_is_mailbox, src_is_local_domain };
 	struct alias_result *res;
 	struct addrset present = { 0 };
 	char aliases[1024] = "", catchall[512] = "", loops[512] = "", deep[512] = "";
+	char srsback[600] = "";
 	sfsistat r = SMFIS_CONTINUE;
 	size_t i, j;
 
-	if (m == NULL || m->count == 0 || lists == NULL)
+	if (m == NULL || m->count == 0 || (lists == NULL && c->srs == NULL))
 		return SMFIS_CONTINUE;
 	if ((res = calloc(m->count, sizeof(*res))) == NULL)
 		return SMFIS_TEMPFAIL;
-	for (i = 0; i < m->count; i++)
-		if (alias_resolve(&src, m->rcpt[i], &res[i]) < 0)
+	for (i = 0; i < m->count; i++) {
+		if (m->srs_back[i][0]) {	/* a bounce: back to the original sender */
+			struct alias_result *b = &res[i];
+
+			memset(b, 0, sizeof(*b));
+			if ((b->addr = malloc(sizeof(*b->addr))) == NULL) {
+				r = SMFIS_TEMPFAIL;
+				break;
+			}
+			b->count = b->cap = 1;
+			memcpy(b->addr[0], m->srs_back[i], ADDRESS_MAX + 1);
+			snprintf(b->original, sizeof(b->original), "%.*s", (int)strlen(m->rcpt[i]) - 2,
+				 m->rcpt[i] + 1);
+			b->changed = b->srs = true;
+			continue;
+		}
+		if (lists == NULL || alias_resolve(&src, m->rcpt[i], &res[i]) < 0)
 			res[i].changed = false;	/* not an address we can route: leave it */
+	}
 	/* First the recipients that stay, so an added copy does not double them. */
 	for (i = 0; i < m->count; i++)
 		if (!res[i].changed && res[i].count == 1 && !addrset_has(&present, res[i].addr[0]) &&
@@ -231,11 +355,50 @@ alias_eom(struct milter_call *call, struct logline *line)
 				break;
 			}
 		}
-		if (res[i].catchall && !res[i].loop)
+		if (res[i].srs)
+			log_append(srsback, sizeof(srsback), ";", entry);
+		else if (res[i].catchall && !res[i].loop)
 			log_append(catchall, sizeof(catchall), ";", entry);
 		else
 			log_append(aliases, sizeof(aliases), ";", entry);
 	}
+	/* External targets of an alias: the envelope sender is rewritten with
+	 * SRS when every recipient of the message is external; a message that
+	 * also has local recipients keeps its sender (README: "SRS"). */
+	for (i = 0; i < m->count && r == SMFIS_CONTINUE && c->srs; i++)
+		for (j = 0; j < res[i].count; j++)
+			if (res[i].changed && !res[i].srs && !is_ours(c, res[i].addr[j]))
+				external = true;
+	for (i = 0; i < present.count; i++)
+		if (is_ours(c, present.addr[i]))
+			all_external = false;
+	if (r == SMFIS_CONTINUE && external && call->conn->msg->from[0] &&
+	    !call->conn->msg->from_unparsable) {
+		char srs_from[ADDRESS_MAX + 3];
+		const char *why = NULL;
+
+		if (!all_external) {
+			logline_add(line, "srs", "skipped-local-recipients");
+		} else if (srs_forward(&c->srs_key, c->srs->domain, call->conn->msg->from, time(NULL),
+				       srs_from + 1, ADDRESS_MAX + 1, &why) < 0) {
+			logline_add(line, "srs", "skipped");
+			logline_add(line, "srs_error", why);
+		} else {
+			char entry[600];
+
+			srs_from[0] = '<';
+			strcat(srs_from, ">");
+			if (smfi_chgfrom(call->ctx, srs_from, NULL) != MI_SUCCESS) {
+				r = SMFIS_TEMPFAIL;
+				logline_add(line, "alias_error", "chgfrom-failed");
+			}
+			snprintf(entry, sizeof(entry), "%s->%.*s", call->conn->msg->from,
+				 (int)strlen(srs_from) - 2, srs_from + 1);
+			logline_add(line, "srs", entry);
+		}
+	}
+	if (srsback[0])
+		logline_add(line, "srs_bounce", srsback);
 	if (aliases[0])
 		logline_add(line, "alias", aliases);
 	if (catchall[0])
@@ -262,13 +425,14 @@ alias_msg_free(void *state)
 
 	if (m) {
 		free(m->rcpt);
+		free(m->srs_back);
 		free(m);
 	}
 }
 
 const struct milter_module alias_module = {
 	.name = "alias",
-	.flags = SMFIF_ADDRCPT | SMFIF_DELRCPT,
+	.flags = SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGFROM,
 	.open = alias_open,
 	.close = alias_close,
 	.envrcpt = alias_envrcpt,

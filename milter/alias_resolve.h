@@ -57,6 +57,7 @@ struct alias_result {
 	bool changed;		/* result differs from the recipient itself */
 	bool loop, too_deep, truncated;
 	bool catchall, mapped;
+	bool srs;		/* a reversed SRS bounce (alias.c) */
 };
 
 /* 0, or -1 when out of memory or rcpt is not an address (then the result

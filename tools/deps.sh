@@ -7,7 +7,7 @@ libopendmarc-dev libhiredis-dev libconfig-dev libssl-dev libcmocka-dev libpcre2-
 postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
 python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey
 iproute2 procps util-linux passwd sasl2-bin libsasl2-modules bind9-utils
-faketime"
+faketime postsrsd"
 
 missing=""
 for p in $PKGS; do
