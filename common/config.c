@@ -255,13 +255,13 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
  * unless off (false, or an empty address), because a setting that is
  * accepted and does nothing would make the admin believe mail is checked.
  */
-/* milter.srs = { domain; secret_file; max_age_days; }: both of the first
+/* milter.srs = { domain; secret_file; max_age_days; reinject; }: both of the first
  * two, or the group absent (SRS off). The secret is read by the milter's
  * alias module at open, so "sluice-milter -t" checks it too. */
 static int
 read_srs(struct cfg_reader *rd, const config_setting_t *milter, struct srs_conf *srs)
 {
-	static const char *const members[] = { "domain", "secret_file", "max_age_days", NULL };
+	static const char *const members[] = { "domain", "secret_file", "max_age_days", "reinject", NULL };
 	const config_setting_t *g;
 
 	srs->max_age_days = 21;
@@ -273,8 +273,10 @@ read_srs(struct cfg_reader *rd, const config_setting_t *milter, struct srs_conf 
 	if (cfg_check_members(rd, g, members) < 0
 	    || cfg_read_string(rd, g, "domain", &srs->domain) < 0
 	    || cfg_read_string(rd, g, "secret_file", &srs->secret_file) < 0
-	    || cfg_read_int(rd, g, "max_age_days", 1, 1000, &srs->max_age_days) < 0)
+	    || cfg_read_int(rd, g, "max_age_days", 1, 1000, &srs->max_age_days) < 0
+	    || cfg_read_endpoint(rd, g, "reinject", &srs->reinject) < 0)
 		return -1;
+	srs->reinject_set = config_setting_get_member(g, "reinject") != NULL;
 	if (srs->domain == NULL || cfg_check_domain(srs->domain) != NULL)
 		return cfg_fail(rd, g, "srs.domain: must be a domain");
 	if (srs->secret_file == NULL || srs->secret_file[0] != '/')

@@ -75,6 +75,8 @@ struct milter_conf {
 		char *domain;		/* the SRS addresses' domain */
 		char *secret_file;	/* first line: the HMAC key */
 		int max_age_days;	/* bounces to older SRS0 addresses: 550 */
+		bool reinject_set;	/* mixed local/external messages split */
+		struct endpoint reinject;	/* Postfix listener without milters */
 		int line;		/* of the group, for errors */
 	} srs;
 };

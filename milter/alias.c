@@ -22,8 +22,18 @@
  *     alias_depth=<a> when the depth limit was hit.
  *   - Postfix applies virtual_alias_maps and canonical maps again to the
  *     recipients a milter adds (README, contrib/postfix-extras.cf).
- *   - External targets are added like local ones, with the original
- *     envelope sender: SRS is not built yet (README, "Aliases").
+ *   - SRS (milter.srs): a bounce to SRS0=/SRS1=...@srs.domain is checked
+ *     at RCPT (550 5.1.1 when the hash is bad or the stamp expired) and
+ *     replaced at eom by the address it reverses to. External targets of
+ *     an alias: when every recipient is external the message's sender
+ *     becomes the SRS address (smfi_chgfrom); when some keep the original
+ *     sender, the external ones are removed from the message and a copy
+ *     with the SRS sender is submitted to srs.reinject (reinject.h) first:
+ *     the original is accepted only after that copy got 250, else the
+ *     whole message is tempfailed. Without srs.reinject (or a message over
+ *     ALIAS_COPY_MAX) mixed messages keep the original sender for all.
+ *     The message is copied in memory only when srs.reinject is set.
+ *     (README: "Aliases, domain mapping, catch-all and SRS".)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +45,11 @@
 
 #include "alias.h"
 #include "alias_resolve.h"
+#include "reinject.h"
 #include "srs.h"
 
 #define ALIAS_RCPTS_MAX 1000
+#define ALIAS_COPY_MAX (20 * 1024 * 1024)	/* Postfix's default size limit x 2 */
 
 struct alias_conf {
 	const struct strlist *local_domains;	/* in the config */
@@ -50,6 +62,9 @@ struct alias_msg {
 	char (*rcpt)[ADDRESS_MAX + 3];	/* as Postfix gave them, "<...>" */
 	char (*srs_back)[ADDRESS_MAX + 1];	/* reversed SRS recipient, or "" */
 	size_t count, cap;
+	char *data;			/* the message, CRLF, for the SRS copy */
+	size_t len, datacap;
+	bool overflow;			/* over ALIAS_COPY_MAX: no copy */
 	unsigned skipped;
 };
 
@@ -280,6 +295,22 @@ log_append(char *buf, size_t size, const char *sep, const char *text)
 		snprintf(buf + len, size - len, "%s%s", len ? sep : "", text);
 }
 
+/* The SRS sender for the external copies into out ("" for <>); -1 with
+ * the reason logged when there is none to give. */
+static int
+srs_sender(struct milter_call *call, struct logline *line, char *out, size_t size)
+{
+	const struct alias_conf *c = call->conf;
+	const char *why = NULL;
+
+	if (srs_forward(&c->srs_key, c->srs->domain, call->conn->msg->from, time(NULL),
+			out, size, &why) == 0)
+		return 0;
+	logline_add(line, "srs", "skipped");
+	logline_add(line, "srs_error", why);
+	return -1;
+}
+
 static sfsistat
 alias_eom(struct milter_call *call, struct logline *line)
 {
@@ -287,13 +318,14 @@ alias_eom(struct milter_call *call, struct logline *line)
 	const struct lists *lists = call->conn->msg->lists;
 	const struct alias_conf *c = call->conf;
 	struct lookup lk = { lists, call->conf };
-	bool external = false, all_external = true;
 	struct alias_source src = { &lk, src_alias, strmap_next, src_domainmap,
 				    src_catchall, src_is_mailbox, src_is_local_domain };
 	struct alias_result *res;
-	struct addrset present = { 0 };
+	struct addrset present = { 0 }, external = { 0 };
 	char aliases[1024] = "", catchall[512] = "", loops[512] = "", deep[512] = "";
-	char srsback[600] = "";
+	char srsback[600] = "", srs_from[ADDRESS_MAX + 1];
+	bool any_local = false, split = false;
+	const char *from = call->conn->msg->from;
 	sfsistat r = SMFIS_CONTINUE;
 	size_t i, j;
 
@@ -305,7 +337,6 @@ alias_eom(struct milter_call *call, struct logline *line)
 		if (m->srs_back[i][0]) {	/* a bounce: back to the original sender */
 			struct alias_result *b = &res[i];
 
-			memset(b, 0, sizeof(*b));
 			if ((b->addr = malloc(sizeof(*b->addr))) == NULL) {
 				r = SMFIS_TEMPFAIL;
 				break;
@@ -320,8 +351,60 @@ alias_eom(struct milter_call *call, struct logline *line)
 		if (lists == NULL || alias_resolve(&src, m->rcpt[i], &res[i]) < 0)
 			res[i].changed = false;	/* not an address we can route: leave it */
 	}
+	/* Which final recipients leave for the outside because of an alias;
+	 * any_local: some recipient keeps the message's own sender (a local
+	 * one, or one we did not change, wherever it goes). */
+	for (i = 0; i < m->count && r == SMFIS_CONTINUE; i++) {
+		if (!res[i].changed) {
+			any_local = true;
+			continue;
+		}
+		for (j = 0; j < res[i].count; j++) {
+			if (is_ours(c, res[i].addr[j]) || res[i].srs)
+				any_local = true;
+			else if (c->srs && !addrset_has(&external, res[i].addr[j]) &&
+				 addrset_add(&external, res[i].addr[j]) < 0)
+				r = SMFIS_TEMPFAIL;
+		}
+	}
+	/* External copies get the SRS sender: all recipients external, the
+	 * message's own sender changes; some local too, the external ones get a
+	 * copy of their own through the re-injection listener first. */
+	if (r == SMFIS_CONTINUE && external.count > 0 && from[0] && !call->conn->msg->from_unparsable) {
+		if (!any_local) {
+			if (srs_sender(call, line, srs_from + 1, sizeof(srs_from) - 2) == 0) {
+				char bracketed[ADDRESS_MAX + 3], entry[600];
+
+				snprintf(bracketed, sizeof(bracketed), "<%s>", srs_from + 1);
+				if (smfi_chgfrom(call->ctx, bracketed, NULL) != MI_SUCCESS) {
+					r = SMFIS_TEMPFAIL;
+					logline_add(line, "alias_error", "chgfrom-failed");
+				}
+				snprintf(entry, sizeof(entry), "%s->%s", from, srs_from + 1);
+				logline_add(line, "srs", entry);
+			}
+		} else if (!c->srs->reinject_set) {
+			logline_add(line, "srs", "skipped-local-recipients");
+		} else if (m->overflow) {
+			logline_add(line, "srs", "skipped-too-big");
+		} else if (srs_sender(call, line, srs_from + 1, sizeof(srs_from) - 2) == 0) {
+			char err[512], entry[600];
+
+			if (reinject_send(&c->srs->reinject, 10000, call->conn->cfg->hostname, srs_from + 1,
+					  external.addr, external.count, m->data, m->len, err, sizeof(err)) < 0) {
+				logline_add(line, "alias_error", "reinject-failed");
+				logline_add(line, "reason", err);
+				r = SMFIS_TEMPFAIL;
+			} else {
+				split = true;
+				snprintf(entry, sizeof(entry), "%s->%s", from, srs_from + 1);
+				logline_add(line, "srs", entry);
+				logline_addf(line, "srs_copy", "%zu", external.count);
+			}
+		}
+	}
 	/* First the recipients that stay, so an added copy does not double them. */
-	for (i = 0; i < m->count; i++)
+	for (i = 0; i < m->count && r == SMFIS_CONTINUE; i++)
 		if (!res[i].changed && res[i].count == 1 && !addrset_has(&present, res[i].addr[0]) &&
 		    addrset_add(&present, res[i].addr[0]) < 0)
 			r = SMFIS_TEMPFAIL;
@@ -346,8 +429,9 @@ alias_eom(struct milter_call *call, struct logline *line)
 			if (n < sizeof(entry))
 				n += (size_t)snprintf(entry + n, sizeof(entry) - n, "%s%s",
 						      j ? "," : "", res[i].addr[j]);
-			if (addrset_has(&present, res[i].addr[j]))
-				continue;
+			if (addrset_has(&present, res[i].addr[j]) ||
+			    (split && addrset_has(&external, res[i].addr[j])))
+				continue;	/* already there, or sent in the SRS copy */
 			snprintf(bracketed, sizeof(bracketed), "<%s>", res[i].addr[j]);
 			if (addrset_add(&present, res[i].addr[j]) < 0 ||
 			    smfi_addrcpt(call->ctx, bracketed) != MI_SUCCESS) {
@@ -361,41 +445,6 @@ alias_eom(struct milter_call *call, struct logline *line)
 			log_append(catchall, sizeof(catchall), ";", entry);
 		else
 			log_append(aliases, sizeof(aliases), ";", entry);
-	}
-	/* External targets of an alias: the envelope sender is rewritten with
-	 * SRS when every recipient of the message is external; a message that
-	 * also has local recipients keeps its sender (README: "SRS"). */
-	for (i = 0; i < m->count && r == SMFIS_CONTINUE && c->srs; i++)
-		for (j = 0; j < res[i].count; j++)
-			if (res[i].changed && !res[i].srs && !is_ours(c, res[i].addr[j]))
-				external = true;
-	for (i = 0; i < present.count; i++)
-		if (is_ours(c, present.addr[i]))
-			all_external = false;
-	if (r == SMFIS_CONTINUE && external && call->conn->msg->from[0] &&
-	    !call->conn->msg->from_unparsable) {
-		char srs_from[ADDRESS_MAX + 3];
-		const char *why = NULL;
-
-		if (!all_external) {
-			logline_add(line, "srs", "skipped-local-recipients");
-		} else if (srs_forward(&c->srs_key, c->srs->domain, call->conn->msg->from, time(NULL),
-				       srs_from + 1, ADDRESS_MAX + 1, &why) < 0) {
-			logline_add(line, "srs", "skipped");
-			logline_add(line, "srs_error", why);
-		} else {
-			char entry[600];
-
-			srs_from[0] = '<';
-			strcat(srs_from, ">");
-			if (smfi_chgfrom(call->ctx, srs_from, NULL) != MI_SUCCESS) {
-				r = SMFIS_TEMPFAIL;
-				logline_add(line, "alias_error", "chgfrom-failed");
-			}
-			snprintf(entry, sizeof(entry), "%s->%.*s", call->conn->msg->from,
-				 (int)strlen(srs_from) - 2, srs_from + 1);
-			logline_add(line, "srs", entry);
-		}
 	}
 	if (srsback[0])
 		logline_add(line, "srs_bounce", srsback);
@@ -415,7 +464,87 @@ alias_eom(struct milter_call *call, struct logline *line)
 		alias_result_free(&res[i]);
 	free(res);
 	free(present.addr);
+	free(external.addr);
 	return r;
+}
+
+/* Appends to the copy of the message; bare LF become CRLF when crlf. */
+static int
+copy_append(struct alias_msg *m, const char *p, size_t len, bool crlf)
+{
+	size_t i;
+
+	if (m->overflow)
+		return 0;
+	if (m->len + 2 * len + 2 > ALIAS_COPY_MAX) {
+		m->overflow = true;
+		free(m->data);
+		m->data = NULL;
+		m->len = m->datacap = 0;
+		return 0;
+	}
+	if (m->len + 2 * len + 2 > m->datacap) {
+		size_t cap = m->datacap ? m->datacap : 16384;
+		char *n;
+
+		while (cap < m->len + 2 * len + 2)
+			cap *= 2;
+		if ((n = realloc(m->data, cap)) == NULL)
+			return -1;
+		m->data = n;
+		m->datacap = cap;
+	}
+	for (i = 0; i < len; i++) {
+		if (crlf && p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			m->data[m->len++] = '\r';
+		m->data[m->len++] = p[i];
+	}
+	return 0;
+}
+
+/* The message is kept only where a split may need it (srs.reinject set).
+ * Header values come from Postfix with their leading space, so the copy
+ * is "Name:" + value; Postfix's own Received: of this hop is not shown to
+ * milters, so the copy carries the client's headers only, and the
+ * re-injection listener adds its own Received:. */
+static struct alias_msg *
+copy_state(struct milter_call *call)
+{
+	const struct alias_conf *c = call->conf;
+	struct alias_msg *m = *call->state;
+
+	if (c->srs == NULL || !c->srs->reinject_set)
+		return NULL;
+	if (m == NULL && (m = *call->state = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	return m;
+}
+
+static sfsistat
+alias_header(struct milter_call *call, const char *name, const char *value)
+{
+	struct alias_msg *m = copy_state(call);
+
+	if (m && (copy_append(m, name, strlen(name), false) < 0 || copy_append(m, ":", 1, false) < 0 ||
+		  copy_append(m, value, strlen(value), true) < 0 || copy_append(m, "\r\n", 2, false) < 0))
+		return SMFIS_TEMPFAIL;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+alias_eoh(struct milter_call *call)
+{
+	struct alias_msg *m = copy_state(call);
+
+	return m && copy_append(m, "\r\n", 2, false) < 0 ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
+}
+
+static sfsistat
+alias_body(struct milter_call *call, const unsigned char *chunk, size_t len)
+{
+	struct alias_msg *m = copy_state(call);
+
+	return m && copy_append(m, (const char *)chunk, len, false) < 0 ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
 }
 
 static void
@@ -426,6 +555,7 @@ alias_msg_free(void *state)
 	if (m) {
 		free(m->rcpt);
 		free(m->srs_back);
+		free(m->data);
 		free(m);
 	}
 }
@@ -436,6 +566,9 @@ const struct milter_module alias_module = {
 	.open = alias_open,
 	.close = alias_close,
 	.envrcpt = alias_envrcpt,
+	.header = alias_header,
+	.eoh = alias_eoh,
+	.body = alias_body,
 	.eom = alias_eom,
 	.msg_free = alias_msg_free,
 };

@@ -5,8 +5,9 @@
 # bounce to that address is accepted and delivered back to the original
 # sender; a tampered hash, an expired time stamp (made by an independent
 # Python HMAC over the lowercased fields, as libsrs2 does) and a malformed SRS address get 550 5.1.1 at RCPT; a
-# message with local and external targets reaches both, original sender
-# kept (README: SRS).
+# message with local and external targets is split: the local copy keeps
+# the sender, the external one is re-injected with the SRS sender; with the
+# re-injection listener down the whole message is tempfailed.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -15,9 +16,16 @@ SECRET=t-srs-secret-$$
 harness_config() {
 	printf '%s\n' "$SECRET" >"$T_STATE/srs.secret"
 	chmod 0644 "$T_STATE/srs.secret"
-	HARNESS_MILTER_EXTRA="srs = { domain = \"example.test\"; secret_file = \"$T_STATE/srs.secret\"; };" \
+	HARNESS_MILTER_EXTRA="srs = { domain = \"example.test\"; secret_file = \"$T_STATE/srs.secret\"; reinject = \"${REINJECT:-inet:127.0.0.1:10026}\"; };" \
 		harness_default_config
 }
+# the re-injection listener: no milters, no address mappings (contrib/sluice-aliases.cf)
+HARNESS_MASTER_CF_EXTRA='127.0.0.1:10026 inet n - n - - smtpd
+  -o smtpd_milters=
+  -o receive_override_options=no_address_mappings
+  -o smtpd_recipient_restrictions=
+  -o smtpd_relay_restrictions=permit_mynetworks,reject'
+
 trap 'harness_stop "$HARNESS_NAME"' EXIT
 command -v postsrsd >/dev/null || bail_out "postsrsd not installed (tools/deps.sh)"
 harness_start "sluice-t-srs-$$" || bail_out "harness did not start"
@@ -93,13 +101,44 @@ out=$(send_mail --local-interface 127.0.0.9 --from '<>' --to "SRS0=abc@example.t
 assert_match "$out" '<\*\* +550 5\.1\.1 ' "malformed SRS0: 550 5.1.1"
 check "log: srs=invalid with the reason" milter_log_grep 'srs=invalid to=<.*reason=SRS address expired' 5
 
-# --- local + external at once: both get it, nothing lost ---------------------
+# --- local + external at once: split, the external copy re-injected with SRS --
 subj="srs mixed $$"
 out=$(send_mail --local-interface 127.0.0.9 --from alice@sender.test --to team@example.test \
-	--header "Subject: $subj")
+	--header "Subject: $subj" --body "line one
+.line starting with a dot
+end")
+assert_match "$out" '250 2\.0\.0 Ok: queued' "mixed: accepted"
 qid=$(queue_id_of "$out")
-f1=$(wait_delivered internal "^Subject: $subj\$") && ok "mixed: the local target got it" || not_ok "mixed: the local target got it"
-f2=$(wait_delivered internet "^Subject: $subj\$") && ok "mixed: the external target got it" || not_ok "mixed: the external target got it"
-assert_match "$(milter_log_grep "$qid: ")" "srs=skipped-local-recipients" "mixed: log says the sender was not rewritten"
+if f1=$(wait_delivered internal "^Subject: $subj\$"); then
+	assert_match "$(grep '^X-Rcpt-Args:' "$f1")" '^X-Rcpt-Args: <anna@example\.test>' "mixed: the local target got it"
+	assert_eq "$(grep -c '^X-Rcpt-Args:' "$f1")" 1 "mixed: the local copy has the local target only"
+	assert_match "$(grep '^X-Mail-Args:' "$f1")" '<alice@sender\.test>' "mixed: the local copy keeps the original sender"
+else
+	not_ok "mixed: the local target got it"
+fi
+if f2=$(wait_delivered internet "^Subject: $subj\$"); then
+	assert_match "$(grep '^X-Rcpt-Args:' "$f2")" '^X-Rcpt-Args: <boss@gmail\.test>' "mixed: the external target got it"
+	srs2=$(sed -n 's/^X-Mail-Args: <\([^>]*\)>.*/\1/p' "$f2")
+	assert_eq "$(postsrsd_get 10002 "$srs2")" "200 alice@sender.test" "mixed: the external copy has the SRS sender ($srs2)"
+	check "mixed: the body survived (dot-stuffing)" grep -q '^\.line starting with a dot' "$f2"
+	assert_eq "$(grep -c "^Subject: $subj\$" "$f2")" 1 "mixed: headers copied once"
+else
+	not_ok "mixed: the external target got it"
+fi
+assert_eq "$(sink_count internet "^Subject: $subj\$")" 1 "mixed: one external copy"
+assert_match "$(milter_log_grep "$qid: ")" "srs_copy=1" "mixed: log says one SRS copy was re-injected"
+
+# --- the re-injection listener down: the whole message is tempfailed ----------
+REINJECT=inet:127.0.0.1:10099
+harness_restart_sluice || bail_out "milter did not restart"
+sleep 1.2
+subj="srs mixed down $$"
+out=$(send_mail --local-interface 127.0.0.9 --from alice@sender.test --to team@example.test \
+	--header "Subject: $subj")
+assert_match "$out" '<\*\* +4[0-9][0-9] ' "listener down: tempfail at end of DATA (nothing lost, client retries)"
+sleep 1
+assert_eq "$(sink_count internal "^Subject: $subj\$")$(sink_count internet "^Subject: $subj\$")" 00 \
+	"listener down: no copy delivered anywhere"
+check "log: reinject-failed" milter_log_grep 'alias_error=reinject-failed' 5
 
 done_testing
