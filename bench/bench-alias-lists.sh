@@ -66,6 +66,7 @@ harness_stop_daemon milter
 harness_start_daemon milter || { echo "milter did not restart"; exit 1; }
 in_ns "$BUILD/sluice-milter" -f -c "$B/empty.conf" >"$B/empty.log" 2>&1 &
 pids+=($!)
+empty_pid=$!
 milter_log_grep 'lists: loaded (2[0-9]{4}|30[0-9]{3}) entries' 60 || { echo "lists not loaded"; tail "$T_MILTER_LOG"; exit 1; }
 milter_log_grep 'lists: loaded [0-9]+ entries' 5
 sleep 1
@@ -73,20 +74,24 @@ sleep 1
 
 declare -A MILTER=( [empty]="unix:$T_STATE/milter-empty.sock" [loaded]="unix:$T_MILTER_SOCK" )
 declare -A RCPT=( [empty]="user@example.test" [loaded]="alias@example.test" )
-declare -A RATES MED
+declare -A RATES MED CPU CPUMED PID=( [empty]=$empty_pid [loaded]=$(harness_pid milter) )
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 sink_has() { [ "$(ls "$T_SINK_INTERNAL" | wc -l)" -ge "$1" ]; }
 cleanup_lines() { grep -c 'postfix/cleanup\[[0-9]*\]: [0-9A-F]*: message-id=' "$T_MAILLOG"; }
 
 one_round() {	# CONFIG: prints the rate
-	local c=$1 before n t0 t1 signed torcpt
+	local c=$1 before n t0 t1 signed torcpt c0
 	harness_postconf "smtpd_milters = ${MILTER[$c]}"
 	sleep 1
+	c0=$(cpu_ticks "${PID[$c]}")
 	rm -f "$T_SINK_INTERNAL"/*
 	before=$(cleanup_lines)
 	t0=$(date +%s.%N)
 	in_ns smtp-source -s "$SESSIONS" -m "$MSGS" -l 4096 -f a@example.test \
 		-t "${RCPT[$c]}" 127.0.0.1:25 >"$B/source.log" 2>&1
 	t1=$(date +%s.%N)
+	echo "$(( ($(cpu_ticks "${PID[$c]}") - c0) * 1000000 / hz / MSGS ))" >"$B/cpu.$c"
 	n=$(($(cleanup_lines) - before))
 	in_ns postsuper -c "$T_PF" -H ALL >/dev/null 2>&1
 	wait_for 120 sink_has "$MSGS"
@@ -106,14 +111,18 @@ for r in $(seq 1 "$ROUNDS"); do
 	for c in $order; do
 		rate=$(one_round "$c")
 		RATES[$c]="${RATES[$c]:-} $rate"
-		line="$line $c=$rate"
+		CPU[$c]="${CPU[$c]:-} $(cat "$B/cpu.$c")"
+		line="$line $c=$rate/s ($(cat "$B/cpu.$c") us milter CPU/msg)"
 	done
 	echo "$line"
 done
 for c in empty loaded; do
 	MED[$c]=$(echo "${RATES[$c]}" | tr ' ' '\n' | grep . | median)
 	printf '%-8s median %8s/s   rounds:%s\n' "$c" "${MED[$c]}" "${RATES[$c]}"
+	CPUMED[$c]=$(echo "${CPU[$c]}" | tr ' ' '\n' | grep . | median)
+	printf '%-8s milter CPU per message: median %s us   rounds:%s\n' "$c" "${CPUMED[$c]}" "${CPU[$c]}"
 done
+echo "milter CPU/msg loaded / empty = $(ratio "${CPUMED[loaded]}" "${CPUMED[empty]}")"
 echo "loaded / empty = $(ratio "${MED[loaded]}" "${MED[empty]}") (target >= 0.9)"
 if [ -e "$B/bad" ]; then
 	echo "SOME ROUNDS FAILED THEIR CHECKS: the numbers above mean nothing"
