@@ -26,6 +26,7 @@ LDFLAGS  += $(SANITIZE) -Wl,-z,relro,-z,now
 PKG_CFLAGS := $(shell pkg-config --cflags hiredis libconfig 2>/dev/null)
 CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8
+LIBS_LDAP := -lldap
 LIBS_MILTER := -lmilter -lpthread
 LIBS_CRYPTO := -lcrypto
 LIBS_OPENDKIM := -lopendkim
@@ -42,7 +43,13 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean bench-dkim bench-greylist bench-lists-lookup bench-lists bench-alias-lists
+.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: bench-dkim bench-greylist bench-lists-lookup bench-lists
+.PHONY: bench-policyd-cpu
+.PHONY: bench-access
+.PHONY: bench-rcptval
+.PHONY: bench-rules
+.PHONY: bench-alias-lists
 
 all: $(PROGS)
 
@@ -54,7 +61,7 @@ $(BUILD)/libsluice.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/sluice-policyd: $(POLICYD_OBJ) $(BUILD)/libsluice.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_COMMON)
 
 $(BUILD)/sluice-milter: $(MILTER_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
@@ -72,7 +79,7 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
 # bench-dkim: DKIM signing microbenchmark next to `openssl speed`, and
 # Postfix's accept rate with no milter, a do-nothing milter, opendkim and
@@ -128,8 +135,19 @@ $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
 # the lists (bench/lists-bench.sh loads one).
 $(BUILD)/bench/lists-lookup: $(BUILD)/bench/lists-lookup.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+# bench-rcptval: recipient validation's isolation target (a silent
+# internal server costs other requests nothing; bench/rcptval-isolation.sh).
+bench-rcptval: deps $(BUILD)/sluice-policyd
+	@bash bench/rcptval-isolation.sh $(BUILD)
+
 bench-lists-lookup: $(BUILD)/bench/lists-lookup
 	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
+
+# What the access decisions cost per request (bench/access-decide.c).
+$(BUILD)/bench/access-decide: $(BUILD)/bench/access-decide.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+bench-access: $(BUILD)/bench/access-decide
+	@$(BUILD)/bench/access-decide
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@bash bench/greylist-vs-postgrey.sh $(BUILD)
@@ -140,8 +158,21 @@ bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 $(BUILD)/bench/policy-probe: $(BUILD)/bench/policy-probe.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+bench-rules: deps all
+	@bash bench/rules-bench.sh $(BUILD)
+
 bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-probe
 	@bash bench/lists-bench.sh $(BUILD)
+
+# bench-policyd-cpu: sluice-policyd's CPU per greylisting decision, this
+# tree against commit OLD (default 1fbcdbe, built in build-old/), rounds
+# interleaved in one run (bench/policyd-cpu.sh).
+OLD ?= 1fbcdbe
+bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+	@rm -rf build-old && git worktree add -f --detach build-old/src $(OLD) >/dev/null
+	@$(MAKE) -s -C build-old/src BUILD=build sluice-policyd >/dev/null
+	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \
+	 rc=$$?; git worktree remove --force build-old/src; rm -rf build-old; exit $$rc
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

@@ -66,7 +66,7 @@ harness_stop_daemon milter
 harness_start_daemon milter || { echo "milter did not restart"; exit 1; }
 in_ns "$BUILD/sluice-milter" -f -c "$B/empty.conf" >"$B/empty.log" 2>&1 &
 pids+=($!)
-empty_pid=$!
+wait_for 10 test -s "$T_STATE/milter-empty.pid"
 milter_log_grep 'lists: loaded (2[0-9]{4}|30[0-9]{3}) entries' 60 || { echo "lists not loaded"; tail "$T_MILTER_LOG"; exit 1; }
 milter_log_grep 'lists: loaded [0-9]+ entries' 5
 sleep 1
@@ -74,7 +74,7 @@ sleep 1
 
 declare -A MILTER=( [empty]="unix:$T_STATE/milter-empty.sock" [loaded]="unix:$T_MILTER_SOCK" )
 declare -A RCPT=( [empty]="user@example.test" [loaded]="alias@example.test" )
-declare -A RATES MED CPU CPUMED PID=( [empty]=$empty_pid [loaded]=$(harness_pid milter) )
+declare -A RATES MED CPU CPUMED PID=( [empty]=$(cat "$T_STATE/milter-empty.pid") [loaded]=$(harness_pid milter) )
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 sink_has() { [ "$(ls "$T_SINK_INTERNAL" | wc -l)" -ge "$1" ]; }

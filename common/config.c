@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "config.h"
+#include "address.h"
 #include "config_read.h"
 
 #define DAY 86400L
@@ -59,8 +61,9 @@ set_defaults(struct sluice_config *cfg)
 	endpoint_parse("unix:/run/sluice/milter.sock", &cfg->milter.listen, NULL);
 	rc |= set_string(&cfg->milter.pid_file, "/run/sluice/sluice-milter.pid");
 	rc |= set_string(&cfg->milter.authserv_id, host);
-	/* spf, dkim_verify, dmarc, dmarc_reject and the copies stay off:
-	 * not built yet (see read_milter). */
+	cfg->milter.fail_open = true;
+	/* spf, dkim_verify, dmarc and dmarc_reject stay off: not built yet
+	 * (see read_milter); the copies are unset. */
 
 	cfg->dkim.sign = true;
 	cfg->dkim.header_canon = cfg->dkim.body_canon = CANON_RELAXED;
@@ -73,7 +76,8 @@ set_defaults(struct sluice_config *cfg)
 	cfg->policyd.idle_timeout = 600;
 	cfg->policyd.request_timeout = 10;
 	cfg->policyd.spf_timeout_ms = 5000;
-	cfg->policyd.validate = VALIDATE_OFF;
+	cfg->policyd.access.reverse_dns_code = 450;
+	rc |= config_recipients_defaults(&cfg->policyd.recipients);
 
 	cfg->policyd.greylist.enabled = true;
 	cfg->policyd.greylist.delay = 120;
@@ -106,8 +110,8 @@ default_string_list(struct strlist *list, const char *const *items)
 	return 0;
 }
 
-static int
-read_password_file(struct cfg_reader *rd, const config_setting_t *where,
+int
+cfg_read_password_file(struct cfg_reader *rd, const config_setting_t *where,
 		   const char *path, char *out, size_t size)
 {
 	FILE *fp = fopen(path, "r");
@@ -218,7 +222,7 @@ read_redis(struct cfg_reader *rd, const config_setting_t *root, struct sluice_co
 		}
 		strcpy(rs->socket, sock);
 	}
-	if (pwfile && read_password_file(rd, config_setting_get_member(g, "password_file"),
+	if (pwfile && cfg_read_password_file(rd, config_setting_get_member(g, "password_file"),
 					 pwfile, rs->password, sizeof(rs->password)) < 0)
 		goto out;
 	if (strlen(cfg->redis_prefix) > 64) {
@@ -233,6 +237,30 @@ out:
 	return rc;
 }
 
+/* domains.relay entries are "domain" or "domain|host:port" (checked by
+ * relay_entry_check as they were read): the hops go to relay_hops, and
+ * relay_domains keeps the bare domains, which is what every other user
+ * of the list wants. */
+static int
+split_relay_hops(struct cfg_reader *rd, const config_setting_t *g, struct sluice_config *cfg)
+{
+	size_t i, n = cfg->relay_domains.count;
+
+	free(cfg->relay_hops);
+	if ((cfg->relay_hops = calloc(n + 1, sizeof(*cfg->relay_hops))) == NULL)
+		return cfg_fail(rd, g, "relay: out of memory");
+	for (i = 0; i < n; i++) {
+		char *entry = cfg->relay_domains.items[i];
+		const char *why = NULL;
+		char domain[ADDRESS_DOMAIN_MAX + 1];
+
+		if (relay_entry_parse(entry, domain, sizeof(domain), &cfg->relay_hops[i], &why) < 0)
+			return cfg_fail(rd, g, "relay: '%s': %s", entry, why);
+		strcpy(entry, domain);	/* never longer than the entry */
+	}
+	return 0;
+}
+
 static int
 read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
@@ -243,18 +271,13 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 		return -1;
 	if (g == NULL)
 		return 0;
-	return cfg_check_members(rd, g, members) < 0
+	if (cfg_check_members(rd, g, members) < 0
 	    || cfg_read_strlist(rd, g, "local", cfg_check_domain, true, &cfg->local_domains) < 0
-	    || cfg_read_strlist(rd, g, "relay", cfg_check_domain, true, &cfg->relay_domains) < 0
-	    ? -1 : 0;
+	    || cfg_read_strlist(rd, g, "relay", relay_entry_check, true, &cfg->relay_domains) < 0)
+		return -1;
+	return split_relay_hops(rd, g, cfg);
 }
 
-/*
- * spf, dkim_verify, dmarc, dmarc_reject and the three copies are the
- * settings of features not built yet: read and type-checked, and refused
- * unless off (false, or an empty address), because a setting that is
- * accepted and does nothing would make the admin believe mail is checked.
- */
 /* milter.srs = { domain; secret_file; max_age_days; reinject; }: both of the first
  * two, or the group absent (SRS off). The secret is read by the milter's
  * alias module at open, so "sluice-milter -t" checks it too. */
@@ -284,12 +307,20 @@ read_srs(struct cfg_reader *rd, const config_setting_t *milter, struct srs_conf 
 	return 0;
 }
 
+/*
+ * spf, dkim_verify, dmarc and dmarc_reject are the settings of features
+ * not built yet: read and type-checked, and refused unless false, because
+ * a setting that is accepted and does nothing would make the admin believe
+ * mail is checked. The three copies are addresses (milter/copies.c); ""
+ * means no copy, as when unset.
+ */
 static int
 read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_conf *m)
 {
 	static const char *const members[] = {
 		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
-		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", "srs", NULL
+		"dmarc_reject", "always_bcc", "incoming_copy", "outgoing_copy", "fail_open",
+		"srs", NULL
 	};
 	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
 	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
@@ -308,6 +339,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	    || cfg_read_bool(rd, g, "dkim_verify", &m->dkim_verify) < 0
 	    || cfg_read_bool(rd, g, "dmarc", &m->dmarc) < 0
 	    || cfg_read_bool(rd, g, "dmarc_reject", &m->dmarc_reject) < 0
+	    || cfg_read_bool(rd, g, "fail_open", &m->fail_open) < 0
 	    || cfg_not_built(rd, g, "spf", "milter.spf", m->spf) < 0
 	    || cfg_not_built(rd, g, "dkim_verify", "milter.dkim_verify", m->dkim_verify) < 0
 	    || cfg_not_built(rd, g, "dmarc", "milter.dmarc", m->dmarc) < 0
@@ -317,16 +349,23 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 		return cfg_fail(rd, config_setting_get_member(g, "authserv_id"),
 				   "authserv_id: must be a host name");
 	for (i = 0; i < 3; i++) {
-		char feature[32];
+		struct address addr;
+		const char *why = NULL;
 
 		if (cfg_read_string(rd, g, copies[i], copy_fields[i]) < 0)
 			return -1;
-		snprintf(feature, sizeof(feature), "milter.%s", copies[i]);
-		if (cfg_not_built(rd, g, copies[i], feature,
-				  *copy_fields[i] != NULL && **copy_fields[i] != '\0') < 0)
-			return -1;
-		free(*copy_fields[i]);		/* "": no copy, as when unset */
-		*copy_fields[i] = NULL;
+		if (*copy_fields[i] == NULL)
+			continue;
+		if (**copy_fields[i] == '\0') {
+			free(*copy_fields[i]);	/* "": no copy, as when unset */
+			*copy_fields[i] = NULL;
+			continue;
+		}
+		if (address_parse(*copy_fields[i], &addr, &why) < 0 || addr.is_null
+		    || addr.domain[0] == '\0' || addr.domain_is_literal)
+			return cfg_fail(rd, config_setting_get_member(g, copies[i]),
+					"%s: '%s' is not a mailbox address (local@domain)%s%s",
+					copies[i], *copy_fields[i], why ? ": " : "", why ? why : "");
 	}
 	return read_srs(rd, g, &m->srs);
 }
@@ -479,6 +518,29 @@ read_socket_access(struct cfg_reader *rd, const config_setting_t *root,
 	return 0;
 }
 
+/* validate = "smtp" asks the next hops of domains.relay: with none named,
+ * it would judge nothing while the admin believes recipients checked. */
+static int
+check_probe_hops(struct cfg_reader *rd, const config_setting_t *root,
+		 const struct sluice_config *cfg)
+{
+	const config_setting_t *s = config_setting_get_member(root, "policyd");
+	size_t i;
+
+	if (cfg->policyd.recipients.validate != VALIDATE_SMTP)
+		return 0;
+	for (i = 0; i < cfg->relay_domains.count; i++)
+		if (cfg->relay_hops[i].host[0])
+			return 0;
+	if (s)
+		s = config_setting_get_member(s, "recipients");
+	if (s)
+		s = config_setting_get_member(s, "validate");
+	return cfg_fail(rd, s,
+			"validate = \"smtp\" needs a next hop in domains.relay"
+			" (\"domain|host:port\"), which it asks");
+}
+
 static int
 read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_config *cfg)
 {
@@ -496,6 +558,7 @@ read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_con
 	    || read_milter(rd, root, &cfg->milter) < 0
 	    || read_dkim(rd, root, &cfg->dkim) < 0
 	    || cfg_read_policyd(rd, root, &cfg->policyd) < 0
+	    || check_probe_hops(rd, root, cfg) < 0
 	    || read_socket_access(rd, root, cfg) < 0
 	    ? -1 : 0;
 }
@@ -557,6 +620,7 @@ config_free(struct sluice_config *cfg)
 	free(cfg->redis_prefix);
 	strlist_free(&cfg->local_domains);
 	strlist_free(&cfg->relay_domains);
+	free(cfg->relay_hops);
 	net_list_free(&cfg->trusted_networks);
 	free(cfg->milter.pid_file);
 	free(cfg->milter.authserv_id);
@@ -575,7 +639,13 @@ config_free(struct sluice_config *cfg)
 	}
 	free(cfg->dkim.keys);
 	free(cfg->policyd.pid_file);
+	free(cfg->policyd.recipients.ldap_uri);
+	free(cfg->policyd.recipients.ldap_bind_dn);
+	free(cfg->policyd.recipients.ldap_password);
+	free(cfg->policyd.recipients.ldap_base);
+	free(cfg->policyd.recipients.ldap_filter);
 	net_list_free(&cfg->policyd.greylist.allow_networks);
+	relay_conf_free(&cfg->policyd.access.relay);
 	strlist_free(&cfg->policyd.greylist.allow_client_domains);
 	strlist_free(&cfg->policyd.greylist.allow_senders);
 	strlist_free(&cfg->policyd.greylist.allow_recipients);

@@ -25,6 +25,7 @@
 #include "endpoint.h"
 #include "network.h"
 #include "redis.h"
+#include "relay_hop.h"
 
 #define SLUICE_DEFAULT_CONFIG "/etc/sluice/sluice.conf"
 
@@ -34,7 +35,6 @@ struct strlist {
 };
 
 enum canon { CANON_RELAXED, CANON_SIMPLE };
-enum recipient_validation { VALIDATE_OFF, VALIDATE_LIST, VALIDATE_SMTP };
 
 struct dkim_key_conf {
 	char *domain;
@@ -79,6 +79,7 @@ struct milter_conf {
 		struct endpoint reinject;	/* Postfix listener without milters */
 		int line;		/* of the group, for errors */
 	} srs;
+	bool fail_open;		/* no lists ever loaded: accept (true) or 451 */
 };
 
 struct dkim_conf {
@@ -93,6 +94,49 @@ struct dkim_conf {
 	long expire;		/* x= after t=, seconds; 0: none */
 };
 
+/* The relaying list (policyd.relay, check_relay.c, access.h). */
+enum relay_option { RELAY_OPTION_NONE, RELAY_OPTION_FROM, RELAY_OPTION_TO,
+		    RELAY_OPTION_CONNECT };
+enum relay_action { RELAY_ACTION_RELAY, RELAY_ACTION_REJECT, RELAY_ACTION_OK };
+
+struct relay_entry {
+	char *match;		/* lowercase domain or host; "" for a network */
+	bool is_network;
+	struct net_cidr network;	/* when is_network */
+	enum relay_option option;
+	enum relay_action action;
+};
+
+struct relay_conf {
+	struct relay_entry *entries;
+	size_t count;
+	bool exact_domain;	/* off: a domain also matches its subdomains */
+};
+
+/* policyd's access checks (config_access.c). */
+struct access_conf {
+	struct relay_conf relay;
+	int reverse_dns_code;	/* 450 or 550: require_reverse_dns's reply */
+};
+
+/* policyd.recipients: recipient validation (config_recipients.c). */
+enum recipient_validation { VALIDATE_OFF, VALIDATE_LIST, VALIDATE_SMTP, VALIDATE_LDAP };
+
+struct recipients_conf {
+	enum recipient_validation validate;
+	long positive_ttl;	/* seconds a "valid" answer is cached (smtp, ldap) */
+	long negative_ttl;	/* seconds an "unknown" answer is cached */
+	long timeout_ms;	/* one probe or directory lookup, all included */
+	int concurrency;	/* probes at once per internal server (and per process) */
+	long idle_ms;		/* an idle probe connection is closed after this */
+	/* validate = "ldap" */
+	char *ldap_uri;		/* "ldap://10.0.0.5" */
+	char *ldap_bind_dn;	/* NULL: anonymous */
+	char *ldap_password;	/* read from ldap_password_file at load */
+	char *ldap_base;
+	char *ldap_filter;	/* %s: the address, escaped (RFC 4515) */
+};
+
 struct policyd_conf {
 	struct endpoint listen;
 	char *pid_file;
@@ -104,10 +148,11 @@ struct policyd_conf {
 	bool test_clock;	/* test aid: clock offset from Redis */
 	long spf_timeout_ms;	/* time budget of one SPF evaluation */
 	struct greylist_conf greylist;
-	enum recipient_validation validate;
+	struct recipients_conf recipients;
 	int max_recipients;	/* 0: no limit */
 	bool require_reverse_dns;
 	bool enforce_sender_login;
+	struct access_conf access;	/* relay, reverse DNS reply */
 };
 
 /* How the list cache reads Redis (list_cache.h). */
@@ -127,7 +172,8 @@ struct sluice_config {
 	char *redis_prefix;
 	struct lists_conf lists;
 	struct strlist local_domains;	/* main domain first */
-	struct strlist relay_domains;
+	struct strlist relay_domains;	/* the domains only, "|host" cut off */
+	struct relay_hop *relay_hops;	/* relay_hops[i]: relay_domains.items[i]'s */
 	struct net_list trusted_networks;
 	struct milter_conf milter;
 	struct dkim_conf dkim;
@@ -142,5 +188,6 @@ long config_parse_duration(const char *text);
 
 bool strlist_contains(const struct strlist *list, const char *item);
 void strlist_free(struct strlist *list);
+void relay_conf_free(struct relay_conf *relay);
 
 #endif

@@ -3,12 +3,13 @@
  *
  * Kept apart from config.c because it is the largest group and the one
  * later checks extend (rate limits, recipient validation, relaying list).
- * "ratelimit" and "relay" are reserved names: their shape belongs to the
- * issues that implement them, so until then a non-empty value is refused
- * with a clear message rather than accepted and ignored. The same holds
- * for recipients.validate, max_recipients, require_reverse_dns and
- * enforce_sender_login: their "off" value is accepted, any other refused
- * (cfg_not_built) until the feature exists.
+ * "ratelimit" is a reserved name: its shape belongs to the issue that
+ * implements it, so until then a non-empty value is refused with a clear
+ * message rather than accepted and ignored. The same holds for
+ * max_recipients: its "off" value is accepted, any other refused
+ * (cfg_not_built) until the feature exists. The access settings (relay,
+ * require_reverse_dns, enforce_sender_login) are read in config_access.c,
+ * recipients in config_recipients.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,33 +72,6 @@ read_greylist(struct cfg_reader *rd, const config_setting_t *policyd,
 }
 
 static int
-read_recipients(struct cfg_reader *rd, const config_setting_t *policyd,
-		struct policyd_conf *p)
-{
-	static const char *const members[] = { "validate", NULL };
-	const config_setting_t *g;
-	char *mode = NULL;
-	int rc = 0;
-
-	if (cfg_group(rd, policyd, "recipients", &g) < 0)
-		return -1;
-	if (g == NULL)
-		return 0;
-	if (cfg_check_members(rd, g, members) < 0
-	    || cfg_read_string(rd, g, "validate", &mode) < 0)
-		return -1;
-	if (mode == NULL || strcmp(mode, "off") == 0)
-		p->validate = VALIDATE_OFF;
-	else if (strcmp(mode, "list") == 0 || strcmp(mode, "smtp") == 0)
-		rc = cfg_not_built(rd, g, "validate", "recipients.validate", true);
-	else
-		rc = cfg_fail(rd, config_setting_get_member(g, "validate"),
-				 "validate: must be \"off\", \"list\" or \"smtp\"");
-	free(mode);
-	return rc;
-}
-
-static int
 refuse_reserved(struct cfg_reader *rd, const config_setting_t *policyd, const char *name)
 {
 	const config_setting_t *s = config_setting_get_member(policyd, name);
@@ -115,7 +89,8 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 		"listen", "pid_file", "fail_open", "max_connections", "workers",
 		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
 		"greylist", "ratelimit", "recipients", "relay", "max_recipients",
-		"require_reverse_dns", "enforce_sender_login", NULL
+		"require_reverse_dns", "enforce_sender_login", "relay_exact_domain",
+		"reverse_dns_code", NULL
 	};
 	const config_setting_t *g;
 
@@ -135,16 +110,10 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 	    || cfg_read_bool(rd, g, "test_clock", &p->test_clock) < 0
 	    || read_greylist(rd, g, &p->greylist) < 0
 	    || refuse_reserved(rd, g, "ratelimit") < 0
-	    || read_recipients(rd, g, p) < 0
-	    || refuse_reserved(rd, g, "relay") < 0
+	    || cfg_read_recipients(rd, g, &p->recipients) < 0
 	    || cfg_read_int(rd, g, "max_recipients", 0, 100000, &p->max_recipients) < 0
-	    || cfg_read_bool(rd, g, "require_reverse_dns", &p->require_reverse_dns) < 0
-	    || cfg_read_bool(rd, g, "enforce_sender_login", &p->enforce_sender_login) < 0
+	    || cfg_read_access(rd, g, p) < 0
 	    || cfg_not_built(rd, g, "max_recipients", "policyd.max_recipients",
 				p->max_recipients != 0) < 0
-	    || cfg_not_built(rd, g, "require_reverse_dns", "policyd.require_reverse_dns",
-				p->require_reverse_dns) < 0
-	    || cfg_not_built(rd, g, "enforce_sender_login", "policyd.enforce_sender_login",
-				p->enforce_sender_login) < 0
 	    ? -1 : 0;
 }

@@ -68,7 +68,20 @@ int cfg_read_netlist(struct cfg_reader *rd, const config_setting_t *group,
 int cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,
 			 const char *name, struct endpoint *out);
 
+/* The first line of a password file into out (size bytes, at most). */
+int cfg_read_password_file(struct cfg_reader *rd, const config_setting_t *where,
+			   const char *path, char *out, size_t size);
+
+/* policyd.recipients, in config_recipients.c: its defaults, its reader. */
+int config_recipients_defaults(struct recipients_conf *r);
+int cfg_read_recipients(struct cfg_reader *rd, const config_setting_t *policyd,
+			struct recipients_conf *r);
+
 /* The policyd group, in config_policyd.c. */
+/* config_access.c: relay, relay_exact_domain, require_reverse_dns,
+ * reverse_dns_code, enforce_sender_login of the policyd group. */
+int cfg_read_access(struct cfg_reader *rd, const config_setting_t *policyd,
+		   struct policyd_conf *p);
 int cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 			struct policyd_conf *p);
 

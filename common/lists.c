@@ -118,6 +118,12 @@ lists_derive(const struct lists *old)
 	return lists;
 }
 
+bool
+lists_loaded(const struct lists *lists)
+{
+	return lists != NULL && lists->loaded;
+}
+
 const struct pattern_list *
 lists_get(const struct lists *lists, enum list_id id)
 {

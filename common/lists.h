@@ -15,6 +15,11 @@
  *   lists_map_get(), lists_alias()  a field of a hash (sluice:domainmap,
  *                     sluice:catchall, sluice:copy:domain), the targets of
  *                     an alias (sluice:alias:<address>, one key each).
+ *   lists_loaded()    whether the snapshot comes from a full read of
+ *                     Redis that succeeded (or from reloads of one): false
+ *                     for lists_new()'s empty one, so a daemon whose Redis
+ *                     was down since start knows it has no lists at all
+ *                     (then its fail_open decides), not empty ones.
  *   lists_key_kind()  whether a Redis key is one of the lists (so a change
  *                     notification for it matters).
  *
@@ -84,6 +89,7 @@ struct lists *lists_reload(const struct lists *old, struct redis_client *redis,
 			   const char *const *keys, size_t nkeys, int *skipped,
 			   char *err, size_t errsize);
 
+bool lists_loaded(const struct lists *lists);
 const struct pattern_list *lists_get(const struct lists *lists, enum list_id id);
 /* A field of a hash (case-insensitive), or NULL. */
 const char *lists_map_get(const struct lists *lists, enum map_id id, const char *key);

@@ -6,6 +6,7 @@
 #ifndef SLUICE_LISTS_PART_H
 #define SLUICE_LISTS_PART_H
 
+#include <stdbool.h>
 #include <stdatomic.h>
 
 #include "lists.h"
@@ -29,6 +30,7 @@ struct lists {
 	struct list_part *sets[LIST_COUNT];	/* NULL: empty */
 	struct list_part *maps[MAP_COUNT];
 	struct list_part *aliases;
+	bool loaded;			/* made by a full read that succeeded */
 };
 
 #define EACH_PART(l, p, body) do { int i_; \

@@ -450,13 +450,17 @@ struct lists *
 lists_refresh(const struct lists *old, struct redis_client *redis, int *skipped,
 	      char *err, size_t errsize)
 {
+	struct lists *next;
 	struct wanted w;
 
 	memset(&w, 0, sizeof(w));
 	memset(w.sets, 1, sizeof(w.sets));
 	memset(w.maps, 1, sizeof(w.maps));
 	w.all_aliases = true;
-	return rebuild(old, &w, redis, skipped, err, errsize);
+	next = rebuild(old, &w, redis, skipped, err, errsize);
+	if (next)
+		next->loaded = true;	/* lists_derive() passes it on to reloads */
+	return next;
 }
 
 struct lists *

@@ -6,6 +6,7 @@
  * that came from a client must be sanitized on the way in. Doing that in
  * one place is what keeps log injection out of every caller.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,16 @@
 
 static bool log_to_stderr;	/* set once at start-up, read-only after */
 static const char *log_ident = "sluice";
+/* Our pid for the stderr lines: getpid() is a system call, and a busy
+ * policy daemon logs a line per request. Set at log_open() and in the
+ * child of a fork (daemon_detach() forks after log_open()). */
+static pid_t log_pid;
+
+static void
+log_pid_refresh(void)
+{
+	log_pid = getpid();
+}
 
 /*
  * Whether a syslog daemon listens on /dev/log, looked at again once a
@@ -38,27 +49,51 @@ syslog_available(void)
 	return atomic_load(&syslog_present);
 }
 
+static void
+log_register_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, log_pid_refresh);
+}
+
 void
 log_open(const char *ident, bool also_stderr)
 {
+	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
 	log_ident = ident;
 	log_to_stderr = also_stderr;
+	log_pid_refresh();
+	pthread_once(&atfork_once, log_register_atfork);
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
 void
 log_msg(int priority, const char *fmt, ...)
 {
-	char text[LOGLINE_MAX + 64];
+	char text[LOGLINE_MAX + 64], line[sizeof(text) + 64];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (syslog_available())
 		syslog(priority, "%s", text);
-	if (log_to_stderr)
-		fprintf(stderr, "%s[%ld]: %s\n", log_ident, (long)getpid(), text);
+	if (!log_to_stderr)
+		return;
+	/* One write(2) per line, not stdio: stderr is unbuffered, and every
+	 * fprintf() on it takes the stream's lock, which the threads of a
+	 * busy daemon then queue for. A write of one line is not interleaved
+	 * with another thread's (a file's offset is locked for the write; a
+	 * pipe keeps writes up to PIPE_BUF whole). */
+	n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", log_ident, (long)log_pid, text);
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {	/* cut, but still one line */
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
 bool

@@ -22,8 +22,17 @@
  * (and refuses more than 64 KiB: "regular expression is too large"), we
  * refuse more than PATTERN_REGEX_SIZE_MAX, and pcre2_match() stops at
  * the match, depth and heap limits of one shared match context instead
- * of backtracking for ever on /(a+)+$/. No JIT: the interpreter's limits
- * are the ones documented, and an address is at most 256 bytes.
+ * of backtracking for ever on /(a+)+$/ (the JIT keeps the match limit;
+ * see jit() below).
+ *
+ * Most regexes admins write end in a literal ("/.*@hoster[0-9]+\.de/"
+ * ends in ".de"), and since every regex is anchored at the end, an
+ * address that does not end in that literal cannot match. Each regex
+ * keeps its literal tail (pattern_regex_tail()), and a lookup compares
+ * tails before it runs a regex: 100 such regexes cost a hundred short
+ * memcmp()s per address instead of a hundred matches (about 13 us with
+ * the JIT), which is what made a list of 100 regexes cost a quarter of
+ * the policy daemon's throughput.
  *
  * Anchoring is by option (PCRE2_ANCHORED | PCRE2_ENDANCHORED), not by
  * pasting ^ and $ around the text: "^a|b$" would let "a.evil" and "x-b"
@@ -240,7 +249,7 @@ compare_regex(const void *a, const void *b)
 static pcre2_code *
 take_regex(struct pattern_list *old, const char *item)
 {
-	struct pattern_regex key = { (char *)(uintptr_t)item, NULL }, *found;
+	struct pattern_regex key = { .source = (char *)(uintptr_t)item }, *found;
 	pcre2_code *code;
 
 	if (old == NULL || old->regex_count == 0)
@@ -256,11 +265,98 @@ take_regex(struct pattern_list *old, const char *item)
 	return code;
 }
 
+/*
+ * The literal that every address a regex matches ends with, lowercased,
+ * into tail (size bytes with the NUL); returns its length, 0 when there
+ * is none (or it would not fit). re is the regex without its slashes.
+ * Conservative by construction: anything this scanner does not know ends
+ * or cancels the tail, and a shorter tail only filters less. So:
+ *   - "|" anywhere, "(?" other than "(?:" (inline options: (?x) changes
+ *     what a space means; lookarounds), "(*" (verbs: (*ACCEPT) ends a
+ *     match early) and \Q...\E give no tail at all;
+ *   - a literal is an ASCII character that is not a metacharacter, or a
+ *     backslash before ASCII punctuation ("\." is a dot); a letter or
+ *     digit after a backslash is a class or an assertion (\d, \b);
+ *   - a quantifier (?, *, +, {n}, {n,}, {n,m}) ends the run: after
+ *     /ab?/ a match may end in "a" or "b", after /ab+/ in one "b" we do
+ *     not bother to keep; a "{" that is not a quantifier ends it too, as
+ *     do [...], (...), ".", "^" and "$".
+ */
+static size_t
+quantifier_length(const char *re, size_t len, size_t i)
+{
+	size_t j = i;
+
+	if (re[j] != '{')
+		return 1;	/* ?, *, + */
+	for (j++; j < len && (isdigit((unsigned char)re[j]) || re[j] == ','); j++)
+		;
+	return j < len && re[j] == '}' && j > i + 1 ? j - i + 1 : 0;
+}
+
+static size_t
+class_end(const char *re, size_t len, size_t i)	/* i at "[": index after "]" */
+{
+	i++;
+	if (i < len && re[i] == '^')
+		i++;
+	if (i < len && re[i] == ']')
+		i++;	/* "[]a]": a leading "]" is a member */
+	while (i < len && re[i] != ']')
+		i += re[i] == '\\' ? 2 : 1;
+	return i + 1;
+}
+
+size_t
+pattern_regex_tail(const char *re, size_t len, char *tail, size_t size)
+{
+	size_t i = 0, n = 0, q;
+
+	if (size == 0)
+		return 0;
+	while (i < len) {
+		unsigned char c = (unsigned char)re[i];
+		unsigned char next = i + 1 < len ? (unsigned char)re[i + 1] : 0;
+
+		if (c == '|' || (c == '(' && (next == '*' || (next == '?'
+				 && (i + 2 >= len || re[i + 2] != ':'))))
+		    || (c == '\\' && (next == 'Q' || next == 'E'))) {
+			tail[0] = '\0';
+			return 0;
+		}
+		if ((c == '?' || c == '*' || c == '+' || c == '{')
+		    && (q = quantifier_length(re, len, i)) > 0) {
+			n = 0;
+			i += q;
+			continue;
+		}
+		if (c == '\\' && next != 0 && next < 0x80 && ispunct(next)) {
+			c = next;
+			i += 2;
+		} else if (c < 0x80 && isprint(c) && strchr("\\^$.[](){", c) == NULL) {
+			i++;
+		} else {
+			i = c == '[' ? class_end(re, len, i) : i + (c == '\\' ? 2 : 1);
+			n = 0;
+			continue;
+		}
+		if (n + 1 >= size) {
+			tail[0] = '\0';
+			return 0;
+		}
+		tail[n++] = (char)tolower(c);
+	}
+	tail[n] = '\0';
+	return n;
+}
+
 static int
 add_regex(struct pattern_list *list, const char *item, size_t len,
 	  struct pattern_list *old, const char **why)
 {
+	char tail[PATTERN_ITEM_MAX + 1];
 	struct pattern_regex *r;
+	size_t tail_len;
 	pcre2_code *code;
 	char *source;
 
@@ -268,11 +364,15 @@ add_regex(struct pattern_list *list, const char *item, size_t len,
 		*why = "more than 1000 regular expressions in one list";
 		return -1;
 	}
+	tail_len = pattern_regex_tail(item + 1, len - 2, tail, sizeof(tail));
+	/* The tail lives in the source's allocation, after its NUL. */
 	if (grow((void **)&list->regex, &list->regex_cap, list->regex_count,
-		 sizeof(*list->regex)) < 0 || (source = strdup(item)) == NULL) {
+		 sizeof(*list->regex)) < 0 || (source = malloc(len + tail_len + 2)) == NULL) {
 		*why = "out of memory";
 		return -1;
 	}
+	memcpy(source, item, len + 1);
+	memcpy(source + len + 1, tail, tail_len + 1);
 	if ((code = take_regex(old, item)) == NULL
 	    && (code = compile_regex(item, len, why)) == NULL) {
 		free(source);
@@ -280,6 +380,8 @@ add_regex(struct pattern_list *list, const char *item, size_t len,
 	}
 	r = &list->regex[list->regex_count++];
 	r->source = source;
+	r->tail = source + len + 1;
+	r->tail_len = tail_len;
 	r->code = (struct pcre2_real_code_8 *)code;
 	return 0;
 }
@@ -475,6 +577,10 @@ pattern_match_address(const struct pattern_list *list, const char *address)
 	}
 	len = strlen(lower);
 	for (i = 0; i < list->regex_count; i++) {
+		const struct pattern_regex *r = &list->regex[i];
+
+		if (r->tail_len > len || memcmp(lower + len - r->tail_len, r->tail, r->tail_len) != 0)
+			continue;	/* cannot match: see pattern_regex_tail() */
 		rc = pcre2_match((const pcre2_code *)list->regex[i].code, (PCRE2_SPTR)lower, len,
 				 0, 0, md, match_ctx);
 		if (rc >= 0)

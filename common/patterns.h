@@ -25,6 +25,9 @@
  *                          parent ("mail.example.com" matches "example.com").
  *   pattern_match_ip()      any network contains the address: a binary
  *                          search, O(log n), however long the list.
+ *   pattern_regex_tail()   the literal every match of a regex ends with
+ *                          (patterns.c says what counts): the lookup's
+ *                          cheap first test.
  *   pattern_list_bytes()   the heap bytes the list holds (its arrays, the
  *                          text, the compiled regexes; not malloc's own
  *                          overhead), for the logs and the memory budget.
@@ -61,6 +64,9 @@ struct pcre2_real_code_8;
 
 struct pattern_regex {
 	char *source;			/* the item as written, "/re/" */
+	const char *tail;		/* what every match ends with (lowercase,
+					 * in source's allocation), "" if unknown */
+	size_t tail_len;
 	struct pcre2_real_code_8 *code;
 };
 
@@ -82,6 +88,7 @@ int pattern_list_add(struct pattern_list *list, const char *item, const char **w
 int pattern_list_add_reuse(struct pattern_list *list, const char *item,
 			   struct pattern_list *old, const char **why);
 const char *pattern_check(const char *item);
+size_t pattern_regex_tail(const char *re, size_t len, char *tail, size_t size);
 void pattern_list_seal(struct pattern_list *list);
 void pattern_list_free(struct pattern_list *list);
 size_t pattern_list_size(const struct pattern_list *list);

@@ -54,22 +54,27 @@ result_add(struct alias_result *res, const char *addr)
 	return 0;
 }
 
-/* addr (lowercase "local@domain") after domain mapping, into out. */
+/* addr (lowercase "local@domain") after domain mapping, into out: up to
+ * ALIAS_MAP_HOPS mappings (a -> b -> c), as policyd's recipient validation
+ * judges them, so that a loop of mappings ends. */
 static void
 map_domain(struct walk *w, const char *addr, char *out)
 {
-	const char *at = strrchr(addr, '@');
-	const char *dest = at ? w->src->domainmap(w->src->arg, at + 1) : NULL;
-	char tmp[ADDRESS_MAX + 1];
+	char cur[ADDRESS_MAX + 1];
+	int hop;
 
-	if (dest && dest[0] && (size_t)(at - addr) + 1 + strlen(dest) <= ADDRESS_MAX) {
-		memcpy(tmp, addr, (size_t)(at - addr) + 1);
-		lower_copy(tmp + (at - addr) + 1, dest);
+	memcpy(cur, addr, ADDRESS_MAX + 1);
+	for (hop = 0; hop < ALIAS_MAP_HOPS; hop++) {
+		const char *at = strrchr(cur, '@');
+		const char *dest = at ? w->src->domainmap(w->src->arg, at + 1) : NULL;
+
+		if (dest == NULL || dest[0] == '\0' || strcasecmp(dest, at + 1) == 0 ||
+		    (size_t)(at - cur) + 1 + strlen(dest) > ADDRESS_MAX)
+			break;
+		lower_copy(cur + (at - cur) + 1, dest);
 		w->res->mapped = true;
-		memcpy(out, tmp, sizeof(tmp));
-	} else if (out != addr) {
-		memcpy(out, addr, ADDRESS_MAX + 1);
 	}
+	memcpy(out, cur, ADDRESS_MAX + 1);
 }
 
 /* The alias targets of addr, plain or wildcard; NULL if addr is no alias. */

@@ -11,8 +11,9 @@
  *
  * Contract (SPEC.md: sluice:alias:*, sluice:domainmap, sluice:catchall):
  *   - Every address is compared in lowercase: aliases are case-insensitive.
- *   - Domain mapping first: user@source becomes user@destination (one step,
- *     not chained: a map a->b, b->a cannot spin).
+ *   - Domain mapping first: user@source becomes user@destination, up to
+ *     ALIAS_MAP_HOPS mappings (as policyd's validation judges them; a loop
+ *     a->b, b->a ends there).
  *   - Then the alias "user@domain", else, for a local domain, the wildcard
  *     alias "user@*". A target without "@" is a local part of the alias's
  *     own domain (the SafeUTM shorthand "j.smith"). A target equal to the
@@ -38,6 +39,7 @@
 
 #define ALIAS_DEPTH_MAX 8
 #define ALIAS_RESULT_MAX 1000
+#define ALIAS_MAP_HOPS 4
 
 struct alias_source {
 	void *arg;

@@ -227,37 +227,10 @@ session_refresh_config(struct session *s)
 		session_use_config(s);
 }
 
-static sfsistat
-cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
-{
-	struct session *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		return SMFIS_TEMPFAIL;
-	pthread_mutex_lock(&config_lock);
-	if ((s->ref = current_config) != NULL) {
-		s->ref->refs++;
-		open_sessions++;
-	}
-	pthread_mutex_unlock(&config_lock);
-	if (s->ref == NULL) {
-		free(s);	/* stopping: the config is gone already */
-		return SMFIS_TEMPFAIL;
-	}
-	/* Without a verified name libmilter passes "[address]"; log it the
-	 * way Postfix does, as "unknown". */
-	snprintf(s->conn.client_name, sizeof(s->conn.client_name), "%s",
-		 hostname && hostname[0] != '[' ? hostname : "unknown");
-	sockaddr_text((const struct sockaddr *)hostaddr, s->conn.client_addr,
-		      sizeof(s->conn.client_addr));
-	session_use_config(s);
-	smfi_setpriv(ctx, s);
-	return SMFIS_CONTINUE;
-}
-
-enum stage { STAGE_ENVFROM, STAGE_ENVRCPT, STAGE_HEADER, STAGE_EOH, STAGE_BODY, STAGE_EOM };
+enum stage { STAGE_CONNECT, STAGE_ENVFROM, STAGE_ENVRCPT, STAGE_HEADER, STAGE_EOH, STAGE_BODY, STAGE_EOM };
 
 struct stage_args {
+	const struct lists *lists;	/* STAGE_CONNECT's snapshot */
 	const char *rcpt;
 	const char *name, *value;
 	const unsigned char *chunk;
@@ -274,12 +247,16 @@ run_stage(SMFICTX *ctx, struct session *s, enum stage stage, const struct stage_
 
 	for (i = 0; milter_modules[i]; i++) {
 		const struct milter_module *m = milter_modules[i];
-		struct milter_call call = { ctx, &s->conn, s->ref->module_conf[i], &s->msg.state[i] };
+		struct milter_call call = { ctx, &s->conn, s->ref->module_conf[i],
+					    stage == STAGE_CONNECT ? NULL : &s->msg.state[i] };
 		sfsistat r = SMFIS_CONTINUE;
 
 		if (call.conf == NULL)
 			continue;	/* the module is off in this config */
 		switch (stage) {
+		case STAGE_CONNECT:
+			if (m->connect) r = m->connect(&call, a->lists);
+			break;
 		case STAGE_ENVFROM:
 			if (m->envfrom) r = m->envfrom(&call);
 			break;
@@ -303,6 +280,43 @@ run_stage(SMFICTX *ctx, struct session *s, enum stage stage, const struct stage_
 			return r;
 	}
 	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct stage_args a = { 0 };
+	sfsistat r;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	pthread_mutex_lock(&config_lock);
+	if ((s->ref = current_config) != NULL) {
+		s->ref->refs++;
+		open_sessions++;
+	}
+	pthread_mutex_unlock(&config_lock);
+	if (s->ref == NULL) {
+		free(s);	/* stopping: the config is gone already */
+		return SMFIS_TEMPFAIL;
+	}
+	/* Without a verified name libmilter passes "[address]"; log it the
+	 * way Postfix does, as "unknown". */
+	snprintf(s->conn.client_name, sizeof(s->conn.client_name), "%s",
+		 hostname && hostname[0] != '[' ? hostname : "unknown");
+	sockaddr_text((const struct sockaddr *)hostaddr, s->conn.client_addr,
+		      sizeof(s->conn.client_addr));
+	session_use_config(s);
+	smfi_setpriv(ctx, s);
+	if (list_cache) {	/* a snapshot for the connect hooks only */
+		unsigned long generation;
+
+		a.lists = list_cache_acquire(list_cache, &generation);
+	}
+	r = run_stage(ctx, s, STAGE_CONNECT, &a);
+	lists_release(a.lists);
+	return r;
 }
 
 /*

@@ -52,6 +52,9 @@ struct milter_msg {
 	char auth_user[256];		/* SASL login, "" if none */
 	unsigned rcpt_count;
 	bool outbound;			/* trusted network or authenticated */
+	bool permitted;			/* a permitted IP, mailbox or domain
+					 * (rules.h): spam checks (SPF/DMARC
+					 * rejection) skip this message */
 	const struct lists *lists;	/* the Redis lists: one snapshot for the
 					 * whole message (lists.h) */
 	void *state[MILTER_MODULES_MAX];	/* one slot per module */
@@ -78,6 +81,10 @@ struct milter_module {
 	 * naming the config entry at fault (struct dkim_key_conf.source). */
 	int (*open)(const struct sluice_config *cfg, void **conf, char *err, size_t errsize);
 	void (*close)(void *conf);
+	/* At connect, before any message: call->state is NULL (there is no
+	 * message yet; keep nothing per connection), lists a snapshot held
+	 * for this call only (NULL when the milter runs without a cache). */
+	sfsistat (*connect)(struct milter_call *call, const struct lists *lists);
 	sfsistat (*envfrom)(struct milter_call *call);
 	sfsistat (*envrcpt)(struct milter_call *call, const char *rcpt);
 	sfsistat (*header)(struct milter_call *call, const char *name, const char *value);

@@ -9,11 +9,17 @@
 #include <stddef.h>
 
 #include "alias.h"
+#include "copies.h"
 #include "dkim_sign.h"
 #include "module.h"
+#include "rules.h"
 
+/* Copies run after the module that rewrites the original recipients
+ * (aliases, issue 11 part 2) and add only their own recipients. */
 const struct milter_module *const milter_modules[] = {
+	&rules_module,
 	&alias_module,
+	&copies_module,
 	&dkim_sign_module,
 	NULL
 };

@@ -29,6 +29,12 @@
  *             the worker has the SPF pool (spf_pool.h) evaluate it off the
  *             event loop, within policyd.spf_timeout, and then calls
  *   resume_spf()  with the answer (SPF_TEMPERROR when the time ran out).
+ *             A check that must block (an SMTP probe, an LDAP lookup)
+ *             puts its own job (job_pool.h) in reply->job, its budget in
+ *             reply->job_timeout_ms, and returns CHECK_JOB; the worker has
+ *             the job pool run it off the event loop and then calls
+ *   resume_job()  with the finished job (NULL when the budget ran out or
+ *             the pool refused it); the worker frees the job afterwards.
  *             reply->step is the check's own: it says, across these
  *             calls, which step of the check is waiting.
  *   close()   frees the state.
@@ -57,7 +63,9 @@
 #include "triplet.h"
 #include "spf.h"
 
-enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF };
+struct job;
+
+enum check_result { CHECK_CONTINUE, CHECK_FINAL, CHECK_REDIS, CHECK_SPF, CHECK_JOB };
 
 /* With CHECK_SPF: what to evaluate. The strings point into the request,
  * which stays put until it is answered. */
@@ -77,8 +85,14 @@ struct policy_reply {
 	struct redis_eval_call call;
 	char call_buf[2 * TRIPLET_KEY_MAX];
 	struct spf_question spf;	/* with CHECK_SPF */
+	struct job *job;		/* with CHECK_JOB (job_pool.h) */
+	long job_timeout_ms;		/* its time budget */
 	int step;			/* the waiting check's own step */
 	char prepend[400];		/* header of a PREPEND, "" when none */
+	/* Set by check_permit_forbid (sluice:permit:*, access.h): later
+	 * checks skip their spam checks (greylisting, reverse DNS, DNSBL,
+	 * inbound rate limits) for this request. False by default. */
+	bool permitted;
 };
 
 /* Collects a header for the answer (see PREPEND above); false when the
@@ -108,6 +122,9 @@ struct policy_check {
 					const struct policy_request *req,
 					const struct spf_answer *answer, struct policy_reply *reply);
 	void (*close)(void *state);
+	enum check_result (*resume_job)(void *state, const struct policy_context *ctx,
+					const struct policy_request *req,
+					const struct job *job, struct policy_reply *reply);
 };
 
 /* The registry, NULL-terminated, in checks.c. */
@@ -141,6 +158,12 @@ enum check_result check_chain_resume_spf(struct check_chain *chain,
 					 const struct policy_request *req,
 					 struct policy_reply *reply, size_t *cursor,
 					 const struct spf_answer *answer);
+/* After CHECK_JOB: job is the finished job, NULL when it timed out. */
+enum check_result check_chain_resume_job(struct check_chain *chain,
+					 const struct policy_context *ctx,
+					 const struct policy_request *req,
+					 struct policy_reply *reply, size_t *cursor,
+					 const struct job *job);
 void check_chain_close(struct check_chain *chain);
 
 #endif

@@ -515,7 +515,10 @@ greylist_decide(void *state, const struct policy_context *ctx,
 		return CHECK_CONTINUE;
 	if (req->client_address == NULL || net_addr_parse(req->client_address, &client) < 0)
 		return unusable(ctx, reply, "client-address");
-	if ((why = exemption(gl, ctx, req, &client)) != NULL) {
+	/* Own allowlists first (their reasons name the list: permit_ip, ...),
+	 * then check_permit_forbid's verdict (access.h's priority rules). */
+	if ((why = exemption(gl, ctx, req, &client)) != NULL
+	    || (why = reply->permitted ? "permitted" : NULL) != NULL) {
 		logline_add(&reply->details, "reason", why);
 		return verdict(reply, "allowlisted", CHECK_CONTINUE);
 	}

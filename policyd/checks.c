@@ -13,9 +13,19 @@
 
 #include "check.h"
 
+extern const struct policy_check check_permit_forbid;
+extern const struct policy_check check_relay;
+extern const struct policy_check check_reverse_dns;
+extern const struct policy_check check_sender_login;
 extern const struct policy_check check_greylist;
+extern const struct policy_check check_recipients;
 
 const struct policy_check *const policy_checks[] = {
+	&check_permit_forbid,
+	&check_relay,
+	&check_reverse_dns,
+	&check_sender_login,
+	&check_recipients,
 	&check_greylist,
 	NULL
 };
@@ -77,11 +87,26 @@ lets_mail_on(const char *action)
 	       || strncasecmp(action, "PREPEND ", 8) == 0;
 }
 
-/* The answer when the chain ends, by a final action or by running out. */
+/* "OK" (or "PERMIT"): Postfix ends the restriction list with permit. */
+static bool
+is_permit(const char *action)
+{
+	size_t n = strncasecmp(action, "OK", 2) == 0 ? 2
+		   : strncasecmp(action, "PERMIT", 6) == 0 ? 6 : 0;
+
+	return n && (action[n] == '\0' || action[n] == ' ');
+}
+
+/*
+ * The answer when the chain ends, by a final action or by running out.
+ * No answer is ever OK: asked before reject_unauth_destination (a wrong
+ * main.cf), an OK would permit relaying; the policy service can only
+ * refuse, defer, add a header or have no opinion (t_access_relay.sh).
+ */
 static enum check_result
 answer(struct policy_reply *reply, bool final)
 {
-	if (!final)
+	if (!final || is_permit(reply->action))
 		strcpy(reply->action, "DUNNO");
 	if (reply->prepend[0] && lets_mail_on(reply->action))
 		snprintf(reply->action, sizeof(reply->action), "PREPEND %s", reply->prepend);
@@ -135,6 +160,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->details.truncated = false;
 		reply->verdict_key = NULL;
 		reply->prepend[0] = '\0';
+		reply->permitted = false;
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }
@@ -164,6 +190,19 @@ check_chain_resume_spf(struct check_chain *chain, const struct policy_context *c
 	 * nothing more to say. */
 	if (chain->state[*cursor])
 		r = chain->checks[*cursor]->resume_spf(chain->state[*cursor], ctx, req, spf, reply);
+	return run_on(chain, ctx, req, reply, cursor, r);
+}
+
+enum check_result
+check_chain_resume_job(struct check_chain *chain, const struct policy_context *ctx,
+		       const struct policy_request *req, struct policy_reply *reply,
+		       size_t *cursor, const struct job *job)
+{
+	enum check_result r = CHECK_CONTINUE;
+
+	/* Like an SPF wait, a job spans wakeups (see above). */
+	if (chain->state[*cursor] && chain->checks[*cursor]->resume_job)
+		r = chain->checks[*cursor]->resume_job(chain->state[*cursor], ctx, req, job, reply);
 	return run_on(chain, ctx, req, reply, cursor, r);
 }
 

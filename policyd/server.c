@@ -29,10 +29,15 @@
 #include "list_cache.h"
 #include "log.h"
 #include "server.h"
+#include "job_pool.h"
 #include "spf_pool.h"
 #include "worker.h"
 
 #define LISTS_FIRST_READ_WAIT_MS 2000
+/* Blocking jobs of the checks (SMTP probes, LDAP): threads and queue.
+ * Each backend caps its own share (policyd.recipients.concurrency). */
+#define JOB_POOL_THREADS 32
+#define JOB_POOL_QUEUE 4096
 
 struct config_gen *
 shared_config_acquire(struct server_shared *shared)
@@ -211,6 +216,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	    || block_signals(&set) != 0
 	    || (sig_fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0
 	    || (shared.spf = spf_pool_new()) == NULL
+	    || (shared.jobs = job_pool_new(JOB_POOL_THREADS, JOB_POOL_QUEUE, NULL, NULL)) == NULL
 	    || publish_config(&shared, cfg) < 0) {
 		log_error("start-up: %s", strerror(errno));
 		return 1;
@@ -245,6 +251,7 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 	free(handoff);
 	free(worker_conns);
 	spf_pool_free(shared.spf);
+	job_pool_free(shared.jobs);
 	list_cache_stop(shared.lists);
 	close(sig_fd);
 	close(listen_fd);

@@ -32,6 +32,7 @@
 #include "spf_pool.h"
 
 struct spf_pool;
+struct job_pool;
 struct list_cache;
 
 struct config_gen {
@@ -51,6 +52,7 @@ struct server_shared {
 	atomic_int connections;		/* all workers' */
 	atomic_bool stopping;
 	struct spf_pool *spf;		/* SPF off the event loops (spf_pool.h) */
+	struct job_pool *jobs;		/* checks' blocking jobs (job_pool.h) */
 	struct list_cache *lists;	/* the Redis lists (list_cache.h) */
 	/* log_due() slots, one per warning, so one never masks another */
 	_Atomic long accept_warned_at;	/* accept failing */

@@ -1,6 +1,7 @@
 /*
  * spf_pool.c - the SPF thread pool (see spf_pool.h).
  *
+ * A job pool (job_pool.h) of SPF jobs, with a libspf2 server per thread.
  * Threads start when a job arrives and none is idle, up to
  * SPF_POOL_THREADS_MAX, and then stay: the common case is a handful of
  * lookups at a time, each answered from libspf2's cache or one DNS round
@@ -10,42 +11,47 @@
  * instead of piling up. A worker never waits here: it waits on its own
  * eventfd, with its other connections.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "spf_pool.h"
 
-enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
-
 struct spf_pool {
-	pthread_mutex_t lock;
-	pthread_cond_t work;		/* a job was queued, or stop */
-	pthread_cond_t gone;		/* a thread ended */
-	struct spf_job *head, *tail;	/* the queue */
-	int queued, threads, idle;
-	bool stopping;
+	struct job_pool *jobs;
 };
 
 long
 spf_ms_until(const struct timespec *ts)
 {
-	struct timespec now;
+	return job_ms_until(ts);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(ts->tv_sec - now.tv_sec) * 1000 + (ts->tv_nsec - now.tv_nsec) / 1000000;
+static void *
+thread_start(void)
+{
+	struct spf_checker *checker = spf_checker_new();
+
+	if (checker == NULL)
+		log_error("spf: cannot start libspf2 in a pool thread: SPF answers temperror");
+	return checker;
 }
 
 static void
-answer(struct spf_checker *checker, struct spf_job *job)
+thread_end(void *checker)
 {
+	spf_checker_free(checker);
+}
+
+static void
+run(struct job *base, void *thread_state)
+{
+	struct spf_checker *checker = thread_state;
+	struct spf_job *job = (struct spf_job *)base;
+
 	memset(&job->answer, 0, sizeof(job->answer));
-	if (checker == NULL || spf_ms_until(&job->deadline) <= 0) {
+	if (checker == NULL || spf_ms_until(&base->deadline) <= 0) {
 		job->answer.result = SPF_TEMPERROR;
 		job->answer.timed_out = checker != NULL;
 		return;
@@ -56,60 +62,10 @@ answer(struct spf_checker *checker, struct spf_job *job)
 						      job->sender);
 }
 
-/* With the lock held: hands a finished job to its inbox. */
 static void
-deliver(struct spf_job *job)
+free_job(struct job *base)
 {
-	struct spf_inbox *inbox = job->inbox;
-	uint64_t one = 1;
-
-	job->state = JOB_DONE;
-	job->next = NULL;
-	if (inbox->tail) inbox->tail->next = job; else inbox->head = job;
-	inbox->tail = job;
-	(void)!write(inbox->wake_fd, &one, sizeof(one));
-}
-
-static void *
-pool_thread(void *arg)
-{
-	struct spf_pool *pool = arg;
-	struct spf_checker *checker = spf_checker_new();
-
-	if (checker == NULL)
-		log_error("spf: cannot start libspf2 in a pool thread: SPF answers temperror");
-	pthread_mutex_lock(&pool->lock);
-	for (;;) {
-		struct spf_job *job;
-
-		while (pool->head == NULL && !pool->stopping)
-			pthread_cond_wait(&pool->work, &pool->lock);
-		if (pool->stopping)
-			break;
-		job = pool->head;
-		pool->head = job->next;
-		if (pool->head == NULL)
-			pool->tail = NULL;
-		pool->queued--;
-		pool->idle--;
-		job->state = JOB_RUNNING;
-		pthread_mutex_unlock(&pool->lock);
-
-		answer(checker, job);
-
-		pthread_mutex_lock(&pool->lock);
-		pool->idle++;
-		if (job->state == JOB_ABANDONED)
-			free(job);
-		else
-			deliver(job);
-	}
-	pool->threads--;
-	pool->idle--;
-	pthread_cond_broadcast(&pool->gone);
-	pthread_mutex_unlock(&pool->lock);
-	spf_checker_free(checker);
-	return NULL;
+	free(base);
 }
 
 struct spf_pool *
@@ -119,35 +75,19 @@ spf_pool_new(void)
 
 	if (pool == NULL)
 		return NULL;
-	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->work, NULL);
-	pthread_cond_init(&pool->gone, NULL);
-	return pool;
-}
-
-/* With the lock held: one more thread, if the bound allows. */
-static void
-add_thread(struct spf_pool *pool)
-{
-	pthread_attr_t attr;
-	pthread_t t;
-
-	if (pool->threads >= SPF_POOL_THREADS_MAX)
-		return;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, pool_thread, pool) == 0) {
-		pool->threads++;
-		pool->idle++;
+	pool->jobs = job_pool_new(SPF_POOL_THREADS_MAX, SPF_POOL_QUEUE_MAX, thread_start,
+				  thread_end);
+	if (pool->jobs == NULL) {
+		free(pool);
+		return NULL;
 	}
-	pthread_attr_destroy(&attr);
+	return pool;
 }
 
 void
 spf_inbox_init(struct spf_inbox *inbox, int wake_fd)
 {
-	inbox->head = inbox->tail = NULL;
-	inbox->wake_fd = wake_fd;
+	job_inbox_init(&inbox->jobs, wake_fd);
 }
 
 static int
@@ -179,7 +119,11 @@ spf_pool_submit(struct spf_pool *pool, struct spf_inbox *inbox, const char *clie
 	}
 	job->breadth = breadth;
 	job->cookie = cookie;
-	job->inbox = inbox;
+	job->base.run = run;
+	job->base.free = free_job;
+	/* What a job that times out in the queue answers (run() not called). */
+	job->answer.result = SPF_TEMPERROR;
+	job->answer.timed_out = true;
 	clock_gettime(CLOCK_MONOTONIC, &job->deadline);
 	job->deadline.tv_sec += timeout_ms / 1000;
 	job->deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
@@ -187,79 +131,23 @@ spf_pool_submit(struct spf_pool *pool, struct spf_inbox *inbox, const char *clie
 		job->deadline.tv_sec++;
 		job->deadline.tv_nsec -= 1000000000;
 	}
-	pthread_mutex_lock(&pool->lock);
-	if (pool->stopping || pool->queued >= SPF_POOL_QUEUE_MAX) {
-		pthread_mutex_unlock(&pool->lock);
+	if (job_pool_submit(pool->jobs, &inbox->jobs, &job->base, timeout_ms, cookie) < 0) {
 		free(job);
 		return NULL;
 	}
-	job->state = JOB_QUEUED;
-	if (pool->tail) pool->tail->next = job; else pool->head = job;
-	pool->tail = job;
-	pool->queued++;
-	if (pool->idle < pool->queued)
-		add_thread(pool);
-	if (pool->threads == 0) {	/* not even one thread: answer at once */
-		pool->head = pool->tail = NULL;
-		pool->queued = 0;
-		answer(NULL, job);
-		deliver(job);
-	}
-	pthread_cond_signal(&pool->work);
-	pthread_mutex_unlock(&pool->lock);
 	return job;
 }
 
 struct spf_job *
 spf_inbox_take(struct spf_pool *pool, struct spf_inbox *inbox)
 {
-	struct spf_job *job;
-
-	pthread_mutex_lock(&pool->lock);
-	if ((job = inbox->head) != NULL) {
-		inbox->head = job->next;
-		if (inbox->head == NULL)
-			inbox->tail = NULL;
-		job->next = NULL;
-	}
-	pthread_mutex_unlock(&pool->lock);
-	return job;
-}
-
-/* With the lock held: takes job out of a singly linked list. */
-static void
-unlink_job(struct spf_job **head, struct spf_job **tail, struct spf_job *job)
-{
-	struct spf_job *prev = NULL, *j;
-
-	for (j = *head; j && j != job; j = j->next)
-		prev = j;
-	if (j == NULL)
-		return;
-	if (prev) prev->next = j->next; else *head = j->next;
-	if (*tail == j)
-		*tail = prev;
+	return (struct spf_job *)job_inbox_take(pool->jobs, &inbox->jobs);
 }
 
 void
 spf_job_abandon(struct spf_pool *pool, struct spf_job *job)
 {
-	pthread_mutex_lock(&pool->lock);
-	switch (job->state) {
-	case JOB_QUEUED:
-		unlink_job(&pool->head, &pool->tail, job);
-		pool->queued--;
-		free(job);
-		break;
-	case JOB_RUNNING:
-		job->state = JOB_ABANDONED;	/* its thread frees it */
-		break;
-	case JOB_DONE:
-		unlink_job(&job->inbox->head, &job->inbox->tail, job);
-		free(job);
-		break;
-	}
-	pthread_mutex_unlock(&pool->lock);
+	job_abandon(pool->jobs, &job->base);
 }
 
 void
@@ -271,32 +159,8 @@ spf_job_free(struct spf_job *job)
 void
 spf_pool_free(struct spf_pool *pool)
 {
-	struct timespec until;
-	bool all_gone;
-
 	if (pool == NULL)
 		return;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
-	pthread_mutex_lock(&pool->lock);
-	pool->stopping = true;
-	pthread_cond_broadcast(&pool->work);
-	while (pool->threads > 0)
-		if (pthread_cond_timedwait(&pool->gone, &pool->lock, &until) == ETIMEDOUT)
-			break;
-	all_gone = pool->threads == 0;
-	while (pool->head) {
-		struct spf_job *job = pool->head;
-
-		pool->head = job->next;
-		free(job);
-	}
-	pool->tail = NULL;
-	pthread_mutex_unlock(&pool->lock);
-	if (!all_gone)
-		return;	/* a thread is still in DNS: leave it the pool */
-	pthread_mutex_destroy(&pool->lock);
-	pthread_cond_destroy(&pool->work);
-	pthread_cond_destroy(&pool->gone);
+	job_pool_free(pool->jobs);
 	free(pool);
 }

@@ -26,11 +26,13 @@
  *   spf_pool_free()     at exit; threads still stuck in DNS are left to
  *                       the exiting process rather than waited for.
  *
- * Contract: one mutex guards the queue, every job's state and every
- * inbox; it is held only to move a job, never across DNS. A job that has
- * waited in the queue past its deadline is answered SPF_TEMPERROR
- * (timed_out) without being run: under a flood of slow domains, the queue
- * drains at once instead of growing behind busy threads.
+ * Contract: the threads, queue and inboxes are a job pool's (job_pool.h,
+ * whose lock is held only to move a job, never across DNS); this file
+ * adds the SPF question and answer and a libspf2 server per thread. A
+ * job that has waited in the queue past its deadline is answered
+ * SPF_TEMPERROR (timed_out) without being run: under a flood of slow
+ * domains, the queue drains at once instead of growing behind busy
+ * threads.
  */
 #ifndef SLUICE_POLICY_SPF_POOL_H
 #define SLUICE_POLICY_SPF_POOL_H
@@ -39,6 +41,7 @@
 #include <time.h>
 
 #include "address.h"
+#include "job_pool.h"
 #include "spf.h"
 
 #define SPF_POOL_THREADS_MAX 32
@@ -48,11 +51,11 @@ struct spf_pool;
 struct spf_job;
 
 struct spf_inbox {
-	struct spf_job *head, *tail;	/* guarded by the pool's lock */
-	int wake_fd;			/* eventfd, written once per job */
+	struct job_inbox jobs;		/* eventfd written once per job */
 };
 
 struct spf_job {
+	struct job base;		/* first: the job pool's part */
 	/* the question, copied at submission */
 	char client_ip[64];
 	char helo[ADDRESS_DOMAIN_MAX + 1];
@@ -62,10 +65,6 @@ struct spf_job {
 	void *cookie;			/* the submitter's */
 	/* the answer, valid once taken from the inbox */
 	struct spf_answer answer;
-	/* the pool's */
-	struct spf_inbox *inbox;
-	struct spf_job *next;
-	int state;
 };
 
 struct spf_pool *spf_pool_new(void);

@@ -5,7 +5,9 @@
  * cache of the Redis lists and its check chain, so a decision takes no
  * lock. Nothing here waits: Redis calls are batched (see batch_run) and
  * SPF goes to the process's SPF pool (spf_pool.h), whose answers come
- * back through the worker's eventfd. A request that waits for SPF holds
+ * back through the worker's eventfd; so do the checks' other blocking
+ * jobs (CHECK_JOB: SMTP probes, LDAP lookups) through the job pool
+ * (job_pool.h), held and timed out the same way. A request that waits for SPF holds
  * its connection still (no reads: its attributes point into the input
  * buffer) and is answered temperror when policyd.spf_timeout runs out,
  * while every other connection is served. Connections are spread
@@ -56,6 +58,7 @@
 #include "list_cache.h"
 #include "log.h"
 #include "server.h"
+#include "job_pool.h"
 #include "spf_pool.h"
 #include "worker.h"
 
@@ -94,6 +97,8 @@ struct pending {
 	struct spf_job *job;	/* while waiting for SPF */
 	struct pending *next;	/* free list, or the SPF wait list */
 	struct pending *prev;	/* SPF wait list */
+	struct job *blocking;	/* while waiting for a job (CHECK_JOB) */
+	struct pending *jprev, *jnext;	/* the job wait list */
 	struct policy_request req;
 	struct policy_reply reply;
 };
@@ -128,6 +133,8 @@ struct worker {
 	int waiting_count;
 	struct spf_inbox spf_inbox;	/* SPF answers for this worker */
 	struct pending *spf_oldest, *spf_newest;	/* waiting for SPF */
+	struct job_inbox job_inbox;	/* finished jobs (CHECK_JOB) */
+	struct pending *job_oldest, *job_newest;	/* waiting for a job */
 	long clock_offset;		/* test aid: policyd.test_clock */
 	bool stopping;
 	time_t stop_deadline;
@@ -184,6 +191,7 @@ partial_end(struct worker *w, struct conn *c)
 
 static void slot_release(struct worker *w, struct pending *p);
 static void spf_unlink(struct worker *w, struct pending *p);
+static void job_unlink(struct worker *w, struct pending *p);
 
 static void
 conn_close(struct worker *w, struct conn *c)
@@ -194,6 +202,11 @@ conn_close(struct worker *w, struct conn *c)
 		spf_job_abandon(w->shared->spf, p->job);
 		p->job = NULL;
 		spf_unlink(w, p);
+		slot_release(w, p);
+	} else if (p && p->blocking) {	/* the same for a job */
+		job_abandon(w->shared->jobs, p->blocking);
+		p->blocking = NULL;
+		job_unlink(w, p);
 		slot_release(w, p);
 	}
 	idle_unlink(w, c);
@@ -315,6 +328,8 @@ slot_release(struct worker *w, struct pending *p)
 {
 	p->c = NULL;
 	p->job = NULL;
+	p->blocking = NULL;
+	p->jprev = p->jnext = NULL;
 	p->prev = NULL;
 	p->next = w->free_slots;
 	w->free_slots = p;
@@ -355,6 +370,43 @@ spf_wait(struct worker *w, struct pending *p)
 	return 1;
 }
 
+static void
+job_unlink(struct worker *w, struct pending *p)
+{
+	if (p->jprev) p->jprev->jnext = p->jnext; else w->job_oldest = p->jnext;
+	if (p->jnext) p->jnext->jprev = p->jprev; else w->job_newest = p->jprev;
+	p->jprev = p->jnext = NULL;
+}
+
+/*
+ * Hands a check's blocking job to the job pool (job_pool.h), as spf_wait
+ * does for SPF: the connection is held still until the answer or the
+ * end of the job's budget.
+ */
+static int
+job_wait(struct worker *w, struct pending *p)
+{
+	struct job *job = p->reply.job;
+
+	p->reply.job = NULL;
+	if (job == NULL
+	    || job_pool_submit(w->shared->jobs, &w->job_inbox, job, p->reply.job_timeout_ms, p) < 0) {
+		struct policy_context ctx = worker_context(w);
+
+		if (job)
+			job->free(job);
+		return go_on(w, p, check_chain_resume_job(w->chain, &ctx, &p->req, &p->reply,
+							  &p->cursor, NULL));
+	}
+	p->blocking = job;
+	(void)conn_watch(w, p->c, 0);
+	p->jprev = w->job_newest;
+	p->jnext = NULL;
+	if (w->job_newest) w->job_newest->jnext = p; else w->job_oldest = p;
+	w->job_newest = p;
+	return 1;
+}
+
 /* Where a request goes after a step of the chain: answered (-1 closed,
  * 0 written, 1 output pending) or waiting for Redis or SPF (1). */
 static int
@@ -366,6 +418,8 @@ go_on(struct worker *w, struct pending *p, enum check_result r)
 		return 1;
 	case CHECK_SPF:
 		return spf_wait(w, p);
+	case CHECK_JOB:
+		return job_wait(w, p);
 	default:
 		return finish_request(w, p);
 	}
@@ -536,17 +590,77 @@ spf_expire(struct worker *w)
 	}
 }
 
+/* A finished job for p (NULL: its budget ran out): on with the chain;
+ * the job is freed here, whatever the check made of it. */
+static void
+job_resume(struct worker *w, struct pending *p, struct job *job)
+{
+	struct policy_context ctx = worker_context(w);
+	struct conn *c = p->c;
+	enum check_result r;
+
+	p->blocking = NULL;
+	job_unlink(w, p);
+	r = check_chain_resume_job(w->chain, &ctx, &p->req, &p->reply, &p->cursor, job);
+	if (job)
+		job->free(job);
+	if (conn_watch(w, c, EPOLLIN) < 0) {
+		conn_close(w, c);
+		return;
+	}
+	if (go_on(w, p, r) == 0
+	    && conn_process(w, c) == 0 && w->stopping && c->in_len == 0 && c->out_len == 0)
+		conn_close(w, c);
+}
+
+/* Finished jobs, while the batch has room (as spf_take_answers). */
+static void
+job_take_answers(struct worker *w)
+{
+	struct job *job;
+
+	while (w->waiting_count < BATCH_MAX
+	       && (job = job_inbox_take(w->shared->jobs, &w->job_inbox)) != NULL)
+		job_resume(w, job->cookie, job);
+	if (w->waiting_count >= BATCH_MAX)
+		worker_wake(w);
+}
+
+/* Jobs whose budget ran out. Jobs of one config have one budget, so the
+ * list is in order of deadlines (a reload may change the budget: a later
+ * deadline ahead of an earlier one only delays that one by the
+ * difference, at most policyd.recipients.timeout). */
+static void
+job_expire(struct worker *w)
+{
+	while (w->job_oldest && w->waiting_count < BATCH_MAX
+	       && job_ms_until(&w->job_oldest->blocking->deadline) <= 0) {
+		struct pending *p = w->job_oldest;
+
+		job_abandon(w->shared->jobs, p->blocking);
+		p->blocking = NULL;
+		job_resume(w, p, NULL);
+	}
+}
+
+static int
+clamp_sleep(long ms, int limit)
+{
+	return ms <= 0 ? 0 : ms >= limit ? limit : (int)ms + 1;
+}
+
 /* Milliseconds epoll may sleep: at most a second (the tick), less when
- * an SPF budget ends sooner. */
+ * an SPF or job budget ends sooner. */
 static int
 sleep_ms(const struct worker *w)
 {
-	long ms;
+	int ms = 1000;
 
-	if (w->spf_oldest == NULL)
-		return 1000;
-	ms = spf_ms_until(&w->spf_oldest->job->deadline);
-	return ms <= 0 ? 0 : ms > 1000 ? 1000 : (int)ms + 1;
+	if (w->spf_oldest)
+		ms = clamp_sleep(spf_ms_until(&w->spf_oldest->job->deadline), ms);
+	if (w->job_oldest)
+		ms = clamp_sleep(job_ms_until(&w->job_oldest->blocking->deadline), ms);
+	return ms;
 }
 
 static int
@@ -937,8 +1051,8 @@ worker_main(void *arg)
 				drain_wake(w);
 			} else if (tag == &tag_handoff) {
 				adopt_handed(w);
-			} else if (c->pending && c->pending->job) {
-				conn_close(w, c);	/* hung up while waiting for SPF */
+			} else if (c->pending && (c->pending->job || c->pending->blocking)) {
+				conn_close(w, c);	/* hung up while waiting for SPF or a job */
 			} else if ((events[i].events & EPOLLOUT
 				    ? conn_writable(w, c) : conn_readable(w, c)) == 0
 				   && w->stopping && c->in_len == 0 && c->out_len == 0) {
@@ -947,6 +1061,8 @@ worker_main(void *arg)
 		}
 		spf_take_answers(w);
 		spf_expire(w);
+		job_take_answers(w);
+		job_expire(w);
 		batch_run(w);
 		if (atomic_load(&w->shared->stopping) && !w->stopping)
 			begin_stop(w);
@@ -976,6 +1092,7 @@ worker_start(struct server_shared *shared, int id, char *err, size_t errsize)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	spf_inbox_init(&w->spf_inbox, w->wake_fd);
+	job_inbox_init(&w->job_inbox, w->wake_fd);
 	if (w->epfd < 0 || w->wake_fd < 0) {
 		snprintf(err, errsize, "worker %d: %s", id, strerror(errno));
 		goto fail;

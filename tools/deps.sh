@@ -7,7 +7,7 @@ libopendmarc-dev libhiredis-dev libconfig-dev libssl-dev libcmocka-dev libpcre2-
 postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
 python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey
 iproute2 procps util-linux passwd sasl2-bin libsasl2-modules bind9-utils
-faketime postsrsd"
+faketime libldap-dev slapd ldap-utils bc postsrsd"
 
 missing=""
 for p in $PKGS; do
@@ -26,6 +26,9 @@ if [ -n "$missing" ]; then
 	# Postfix asks which kind of mail system this is; we configure our own.
 	echo "postfix postfix/main_mailer_type select No configuration" |
 		debconf-set-selections
+	# slapd is only the recipient-validation test's directory: no
+	# system-wide database (the test writes its own slapd.conf).
+	echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 fi

@@ -111,7 +111,7 @@ redis_list() {	# redis_list KEY MEMBER CLIENT FROM TO REASON
 	sleep 1.1
 	out=$(mail "$3" "$4" "$5")
 	expect_accepted "$out" "$1: SADD $2 takes effect within 1 s"
-	policy_log "greylist=allowlisted .*from=<$(re_escape "$4")> to=<$(re_escape "$5")> reason=$6" "log: reason=$6"
+	policy_log "greylist=allowlisted .*from=<$(re_escape "$4")> to=<$(re_escape "$5")> (access=permit-[a-z]+ )?reason=$6" "log: reason=$6"
 }
 redis_list greylist:allow:ip 127.0.0.22/31 127.0.0.22 r1@nowhere.test u1@example.test allow_ip
 redis_list greylist:allow:client_domain nodmarc.test 127.0.0.12 r2@nowhere.test u1@example.test allow_client_domain

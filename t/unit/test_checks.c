@@ -59,9 +59,11 @@ decide_later(void *state, const struct policy_context *ctx,
 	return CHECK_CONTINUE;
 }
 
-static const struct policy_check check_a = { "a", open_on, decide_header_a, NULL, NULL, close_none };
-static const struct policy_check check_later = { "later", open_on, decide_later, NULL, NULL, close_none };
+static const struct policy_check check_a = { "a", open_on, decide_header_a, NULL, NULL, close_none, NULL };
+static const struct policy_check check_later = { "later", open_on, decide_later, NULL, NULL, close_none, NULL };
 static const struct policy_check *const chain_checks[] = { &check_a, &check_later, NULL };
+static const struct policy_check *const later_only[] = { &check_later, NULL };
+static const struct policy_check *const *registry = chain_checks;
 
 static const char *
 run(const char *recipient, struct policy_reply *reply)
@@ -81,7 +83,7 @@ run(const char *recipient, struct policy_reply *reply)
 	n = snprintf(text, sizeof(text), "request=smtpd_access_policy\nprotocol_state=RCPT\n"
 		     "client_address=192.0.2.7\nsender=a@x.test\nrecipient=%s\n", recipient);
 	assert_int_equal(policy_request_parse(text, (size_t)n, &req, &why), 0);
-	chain = check_chain_open_with(chain_checks, &cfg, err, sizeof(err));
+	chain = check_chain_open_with(registry, &cfg, err, sizeof(err));
 	assert_non_null(chain);
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_FINAL);
 	check_chain_close(chain);
@@ -117,6 +119,19 @@ test_header_kept_over_ok(void **state)
 	assert_string_equal(run("ok@x.test", &reply), "PREPEND X-A: first");
 }
 
+/* No answer is ever OK (an OK asked before reject_unauth_destination
+ * would permit relaying): a check's OK becomes DUNNO. */
+static void
+test_never_ok(void **state)
+{
+	struct policy_reply reply;
+
+	(void)state;
+	registry = later_only;
+	assert_string_equal(run("ok@x.test", &reply), "DUNNO");
+	registry = chain_checks;
+}
+
 int
 main(void)
 {
@@ -124,6 +139,7 @@ main(void)
 		cmocka_unit_test(test_prepend_goes_on),
 		cmocka_unit_test(test_refusal_wins_over_header),
 		cmocka_unit_test(test_header_kept_over_ok),
+		cmocka_unit_test(test_never_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

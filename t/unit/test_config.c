@@ -82,7 +82,7 @@ test_defaults(void **state)
 	assert_false(cfg->milter.dmarc);
 	assert_false(cfg->milter.dmarc_reject);
 	assert_null(cfg->milter.always_bcc);
-	assert_int_equal(cfg->policyd.validate, VALIDATE_OFF);
+	assert_int_equal(cfg->policyd.recipients.validate, VALIDATE_OFF);
 	assert_int_equal(cfg->policyd.max_recipients, 0);
 	assert_false(cfg->policyd.require_reverse_dns);
 	assert_false(cfg->policyd.enforce_sender_login);
@@ -149,7 +149,7 @@ test_values(void **state)
 	assert_int_equal(cfg->policyd.greylist.delay, 300);
 	assert_int_equal(cfg->policyd.greylist.ipv4_prefix, 24);
 	assert_int_equal(cfg->policyd.greylist.allow_senders.count, 3);
-	assert_int_equal(cfg->policyd.validate, VALIDATE_OFF);
+	assert_int_equal(cfg->policyd.recipients.validate, VALIDATE_OFF);
 	assert_int_equal(cfg->policyd.max_recipients, 0);
 	config_free(cfg);
 }
@@ -174,7 +174,10 @@ test_errors(void **state)
 	expect_error("milter = { listen = \"inet:8891\"; };\n", 1, "inet:host:port");
 	expect_error("milter = { listen = \"unix:relative\"; };\n", 1, "absolute");
 	expect_error("milter = { spf = 1; };\n", 1, "true or false");
-	expect_error("milter = { always_bcc = \"not an address\"; };\n", 1, "milter.always_bcc");
+	expect_error("milter = { always_bcc = \"not an address\"; };\n", 1,
+		     "always_bcc: 'not an address' is not a mailbox address");
+	expect_error("milter = {\n outgoing_copy = \"a@[192.0.2.1]\"; };\n", 2, "outgoing_copy:");
+	expect_error("milter = { fail_open = \"no\"; };\n", 1, "true or false");
 	expect_error("domains = { local = [ \"a..b\" ]; };\n", 1, "empty label");
 	expect_error("dkim = { body_canon = \"nofws\"; };\n", 1, "relaxed");
 	expect_error("dkim = { keys = ( { domain = \"a.example\"; selector = \"s\"; } ); };\n", 1,
@@ -372,6 +375,52 @@ test_member_lines_in_include(void **state)
 		fail_msg("error '%s' is not '%s...'", err, prefix);
 }
 
+/* policyd's access settings (config_access.c). */
+static void
+test_access(void **state)
+{
+	struct sluice_config *cfg;
+	const struct relay_conf *r;
+
+	(void)state;
+	cfg = expect_ok("policyd = { relay = (\n"
+			"  { match = \"AnyIdeas.de\"; option = \"to\"; action = \"relay\"; },\n"
+			"  { match = \"192.0.2.0/30\"; action = \"RELAY\"; },\n"
+			"  { match = \"spam.example\"; option = \"connect\"; action = \"reject\"; } );\n"
+			"  relay_exact_domain = true; require_reverse_dns = true;\n"
+			"  reverse_dns_code = 550; enforce_sender_login = true; };\n");
+	r = &cfg->policyd.access.relay;
+	assert_int_equal(r->count, 3);
+	assert_true(r->exact_domain);
+	assert_string_equal(r->entries[0].match, "anyideas.de");
+	assert_int_equal(r->entries[0].option, RELAY_OPTION_TO);
+	assert_true(r->entries[1].is_network);
+	assert_int_equal(r->entries[1].option, RELAY_OPTION_NONE);
+	assert_int_equal(r->entries[2].action, RELAY_ACTION_REJECT);
+	assert_true(cfg->policyd.require_reverse_dns);
+	assert_true(cfg->policyd.enforce_sender_login);
+	assert_int_equal(cfg->policyd.access.reverse_dns_code, 550);
+	config_free(cfg);
+	cfg = expect_ok("policyd = { relay = ( ); };\n");
+	assert_int_equal(cfg->policyd.access.relay.count, 0);
+	assert_int_equal(cfg->policyd.access.reverse_dns_code, 450);
+	config_free(cfg);
+	expect_error("policyd = { relay = (\n { match = \"a.example\"; option = \"sideways\"; action = \"ok\"; } ); };\n",
+		     2, "\"none\", \"from\"");
+	expect_error("policyd = { relay = (\n { match = \"a.example\"; action = \"allow\"; } ); };\n",
+		     2, "\"relay\", \"reject\"");
+	expect_error("policyd = { relay = (\n { match = \"a.example\"; } ); };\n", 2,
+		     "needs match and action");
+	expect_error("policyd = { relay = (\n { match = \"10.0.0.1\"; option = \"from\"; action = \"relay\"; } ); };\n",
+		     2, "connecting client");
+	expect_error("policyd = { relay = (\n { match = \"a b\"; action = \"relay\"; } ); };\n", 2,
+		     "match:");
+	expect_error("policyd = { relay = (\n { match = \"a.example\"; action = \"ok\"; via = 1; } ); };\n",
+		     2, "unknown setting 'via'");
+	expect_error("policyd = {\n reverse_dns_code = 500; };\n", 2, "450 or 550");
+	expect_error("policyd = {\n relay = \"a.example\"; };\n", 2, "must be a list");
+}
+
 /* Settings of features not built yet: off is accepted, on is refused. */
 static void
 test_not_built(void **state)
@@ -381,14 +430,7 @@ test_not_built(void **state)
 		{ "milter = {\n dkim_verify = true; };\n", "milter.dkim_verify" },
 		{ "milter = {\n dmarc = true; };\n", "milter.dmarc" },
 		{ "milter = {\n dmarc_reject = true; };\n", "milter.dmarc_reject" },
-		{ "milter = {\n always_bcc = \"a@b.example\"; };\n", "milter.always_bcc" },
-		{ "milter = {\n incoming_copy = \"a@b.example\"; };\n", "milter.incoming_copy" },
-		{ "milter = {\n outgoing_copy = \"a@b.example\"; };\n", "milter.outgoing_copy" },
-		{ "policyd = { recipients = {\n validate = \"list\"; }; };\n", "recipients.validate" },
-		{ "policyd = { recipients = {\n validate = \"smtp\"; }; };\n", "recipients.validate" },
 		{ "policyd = {\n max_recipients = 50; };\n", "policyd.max_recipients" },
-		{ "policyd = {\n require_reverse_dns = true; };\n", "policyd.require_reverse_dns" },
-		{ "policyd = {\n enforce_sender_login = true; };\n", "policyd.enforce_sender_login" },
 	};
 	struct sluice_config *cfg;
 	char want[96];
@@ -406,6 +448,15 @@ test_not_built(void **state)
 			"  require_reverse_dns = false; enforce_sender_login = false; };\n");
 	assert_false(cfg->milter.spf);
 	assert_null(cfg->milter.incoming_copy);
+	assert_true(cfg->milter.fail_open);	/* the default */
+	config_free(cfg);
+	/* the copies are built: an address is kept, fail_open is read */
+	cfg = expect_ok("milter = { always_bcc = \"Archive@Example.test\"; incoming_copy = \"in@b.example\";\n"
+			"  outgoing_copy = \"out@b.example\"; fail_open = false; };\n");
+	assert_string_equal(cfg->milter.always_bcc, "Archive@Example.test");
+	assert_string_equal(cfg->milter.incoming_copy, "in@b.example");
+	assert_string_equal(cfg->milter.outgoing_copy, "out@b.example");
+	assert_false(cfg->milter.fail_open);
 	config_free(cfg);
 	/* types and ranges are still checked first */
 	expect_error("milter = { spf = \"yes\"; };\n", 1, "true or false");
@@ -463,6 +514,7 @@ main(void)
 		cmocka_unit_test(test_member_lines),
 		cmocka_unit_test(test_member_lines_in_include),
 		cmocka_unit_test(test_not_built),
+		cmocka_unit_test(test_access),
 		cmocka_unit_test(test_socket_access),
 	};
 

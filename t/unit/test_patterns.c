@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "patterns.h"
 
 static struct pattern_list list;
@@ -132,6 +135,90 @@ test_alternation_is_anchored(void **state)
 	assert_true(pattern_match_address(&l, "x@a.test"));
 	assert_false(pattern_match_address(&l, "x@abc.test"));
 	pattern_list_free(&l);
+}
+
+/* The literal tail every match ends with: what the lookup tests first. */
+static void
+test_regex_tail(void **state)
+{
+	static const char *const cases[][2] = {
+		{ ".*@hoster[0-9]+\\.example5", ".example5" },
+		{ ".*@TTT-point\\.de", "@ttt-point.de" },
+		{ "ab?", "" }, { "ab*", "" }, { "ab+", "" }, { "a{2}b", "b" },
+		{ "ab{2,3}", "" }, { "ab{,3}x", "x" }, { "a{b", "b" },
+		{ "(foo)bar", "bar" }, { "foo(bar)", "" }, { "(?:ab)c", "c" },
+		{ "x|y", "" }, { "(a|b)c", "" }, { "(?i)abc", "" }, { "(?=a)a", "" },
+		{ "a(*ACCEPT)b", "" }, { "a\\Qb.c\\E", "" }, { "abc\\d", "" },
+		{ "abc\\.", "abc." }, { "ab\\$", "ab$" }, { "a\\\\b", "a\\b" },
+		{ "[ab]c", "c" }, { "[]x]y", "y" }, { "[^]x]y", "y" }, { "[\\]]y", "y" },
+		{ "[[:alpha:]]z", "z" }, { "a$", "" }, { "a.b", "b" }, { "news-[0-9]+@.*", "" },
+		{ "caf\xc3\xa9", "" },	/* non-ASCII bytes end the run */
+	};
+	char tail[PATTERN_ITEM_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = pattern_regex_tail(cases[i][0], strlen(cases[i][0]), tail,
+					      sizeof(tail));
+
+		if (strcmp(tail, cases[i][1]) != 0 || n != strlen(cases[i][1]))
+			fail_msg("tail of /%s/: \"%s\", want \"%s\"", cases[i][0], tail,
+				 cases[i][1]);
+	}
+	assert_int_equal(pattern_regex_tail("abcdef", 6, tail, 4), 0);	/* does not fit */
+}
+
+/* The tail never refuses what the regex matches: each regex alone in a
+ * list, matched through the list (tail first) and by PCRE2 directly with
+ * the list's options, over 200,000 addresses made of the regexes' own
+ * pieces, must agree. */
+static void
+test_regex_tail_agrees(void **state)
+{
+	static const char *const regexes[] = {
+		".*@hoster[0-9]+\\.example5", "ab?", "a{2}b", "(foo)bar", "x@(a|ab)\\.test",
+		"[^@]+@all-caps\\.test", "a.b", "[]x]y", "ab\\.c*", "(?:ab)+c", "a{b",
+		".*@(.*\\.)?shop\\.test", "[[:alpha:]]+[[:digit:]]{2}@example\\.net",
+	};
+	static const char *const pieces[] = {
+		"a", "b", "ab", "c", "x", "y", "]", "{", "@", ".", "-", "1", "22", "foo",
+		"bar", "hoster", "example5", "test", "shop", "all-caps", "example", "net",
+	};
+	unsigned seed = 7;
+	size_t r, k, j, parts;
+
+	(void)state;
+	for (r = 0; r < sizeof(regexes) / sizeof(regexes[0]); r++) {
+		char item[PATTERN_ITEM_MAX + 1], addr[128];
+		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+		struct pattern_list l;
+		PCRE2_SIZE off;
+		pcre2_code *code;
+		int err;
+
+		snprintf(item, sizeof(item), "/%s/", regexes[r]);
+		memset(&l, 0, sizeof(l));
+		assert_int_equal(pattern_list_add(&l, item, NULL), 0);
+		pattern_list_seal(&l);
+		code = pcre2_compile((PCRE2_SPTR)regexes[r], PCRE2_ZERO_TERMINATED,
+				     PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_CASELESS
+				     | PCRE2_NO_AUTO_CAPTURE | PCRE2_NEVER_UTF, &err, &off, NULL);
+		assert_non_null(code);
+		for (k = 0; k < 200000 / (sizeof(regexes) / sizeof(regexes[0])); k++) {
+			addr[0] = '\0';
+			parts = 1 + rand_r(&seed) % 6;
+			for (j = 0; j < parts; j++)
+				strcat(addr, pieces[rand_r(&seed) % (sizeof(pieces) / sizeof(pieces[0]))]);
+			bool direct = pcre2_match(code, (PCRE2_SPTR)addr, strlen(addr), 0, 0, md,
+						  NULL) >= 0;
+			if (direct != pattern_match_address(&l, addr))
+				fail_msg("/%s/ on <%s>: PCRE2 says %d", regexes[r], addr, direct);
+		}
+		pcre2_code_free(code);
+		pcre2_match_data_free(md);
+		pattern_list_free(&l);
+	}
 }
 
 /* The spec's dialect: POSIX ERE forms keep working, caseless. */
@@ -431,6 +518,8 @@ main(void)
 		cmocka_unit_test(test_refused_items),
 		cmocka_unit_test(test_alternation_is_anchored),
 		cmocka_unit_test(test_posix_forms),
+		cmocka_unit_test(test_regex_tail),
+		cmocka_unit_test(test_regex_tail_agrees),
 		cmocka_unit_test(test_costly_regexes_refused),
 		cmocka_unit_test(test_backtracking_is_bounded),
 		cmocka_unit_test(test_length_boundary),

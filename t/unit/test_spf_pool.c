@@ -22,7 +22,7 @@
 static struct spf_job *
 wait_take(struct spf_pool *pool, struct spf_inbox *inbox)
 {
-	struct pollfd pfd = { .fd = inbox->wake_fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = inbox->jobs.wake_fd, .events = POLLIN };
 	struct spf_job *job;
 	uint64_t n;
 	int tries;
@@ -31,7 +31,7 @@ wait_take(struct spf_pool *pool, struct spf_inbox *inbox)
 		if ((job = spf_inbox_take(pool, inbox)) != NULL)
 			return job;
 		if (poll(&pfd, 1, 100) > 0)
-			(void)!read(inbox->wake_fd, &n, sizeof(n));
+			(void)!read(inbox->jobs.wake_fd, &n, sizeof(n));
 	}
 	return NULL;
 }
