@@ -283,6 +283,35 @@ read_domains(struct cfg_reader *rd, const config_setting_t *root, struct sluice_
 	return split_relay_hops(rd, g, cfg);
 }
 
+/* milter.srs = { domain; secret_file; max_age_days; reinject; }: both of the first
+ * two, or the group absent (SRS off). The secret is read by the milter's
+ * alias module at open, so "sluice-milter -t" checks it too. */
+static int
+read_srs(struct cfg_reader *rd, const config_setting_t *milter, struct srs_conf *srs)
+{
+	static const char *const members[] = { "domain", "secret_file", "max_age_days", "reinject", NULL };
+	const config_setting_t *g;
+
+	srs->max_age_days = 21;
+	if (cfg_group(rd, milter, "srs", &g) < 0)
+		return -1;
+	if (g == NULL)
+		return 0;
+	srs->line = cfg_setting_line(g, rd->path);
+	if (cfg_check_members(rd, g, members) < 0
+	    || cfg_read_string(rd, g, "domain", &srs->domain) < 0
+	    || cfg_read_string(rd, g, "secret_file", &srs->secret_file) < 0
+	    || cfg_read_int(rd, g, "max_age_days", 1, 1000, &srs->max_age_days) < 0
+	    || cfg_read_endpoint(rd, g, "reinject", &srs->reinject) < 0)
+		return -1;
+	srs->reinject_set = config_setting_get_member(g, "reinject") != NULL;
+	if (srs->domain == NULL || cfg_check_domain(srs->domain) != NULL)
+		return cfg_fail(rd, g, "srs.domain: must be a domain");
+	if (srs->secret_file == NULL || srs->secret_file[0] != '/')
+		return cfg_fail(rd, g, "srs.secret_file: must be an absolute path");
+	return 0;
+}
+
 /*
  * The three copies are addresses (milter/copies.c); "" means no copy,
  * as when unset.
@@ -293,7 +322,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	static const char *const members[] = {
 		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
 		"dmarc_reject", "dmarc_quarantine", "dns_timeout", "always_bcc", "incoming_copy",
-		"outgoing_copy", "fail_open", NULL
+		"outgoing_copy", "fail_open", "srs", NULL
 	};
 	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
 	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
@@ -340,7 +369,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 					"%s: '%s' is not a mailbox address (local@domain)%s%s",
 					copies[i], *copy_fields[i], why ? ": " : "", why ? why : "");
 	}
-	return 0;
+	return read_srs(rd, g, &m->srs);
 }
 
 static int
@@ -600,6 +629,8 @@ config_free(struct sluice_config *cfg)
 	free(cfg->milter.always_bcc);
 	free(cfg->milter.incoming_copy);
 	free(cfg->milter.outgoing_copy);
+	free(cfg->milter.srs.domain);
+	free(cfg->milter.srs.secret_file);
 	strlist_free(&cfg->dkim.headers);
 	strlist_free(&cfg->dkim.oversign);
 	for (i = 0; i < cfg->dkim.key_count; i++) {

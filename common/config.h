@@ -74,6 +74,14 @@ struct milter_conf {
 	char *always_bcc;	/* NULL when unset */
 	char *incoming_copy;
 	char *outgoing_copy;
+	struct srs_conf {		/* milter.srs; off when domain is NULL */
+		char *domain;		/* the SRS addresses' domain */
+		char *secret_file;	/* first line: the HMAC key */
+		int max_age_days;	/* bounces to older SRS0 addresses: 550 */
+		bool reinject_set;	/* mixed local/external messages split */
+		struct endpoint reinject;	/* Postfix listener without milters */
+		int line;		/* of the group, for errors */
+	} srs;
 	bool fail_open;		/* no lists ever loaded: accept (true) or 451 */
 };
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "auth.h"
+#include "alias.h"
 #include "copies.h"
 #include "dkim_sign.h"
 #include "module.h"
@@ -19,6 +20,7 @@
 const struct milter_module *const milter_modules[] = {
 	&rules_module,
 	&auth_module,
+	&alias_module,
 	&copies_module,
 	&dkim_sign_module,
 	NULL
