@@ -286,6 +286,17 @@ ask_backend(struct recipients *r, const struct target *t, struct policy_reply *r
 	return CHECK_JOB;
 }
 
+/* SRS0=... or SRS1=... at milter.srs.domain (any case). */
+static bool
+is_srs_address(const struct sluice_config *cfg, const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+
+	return cfg->milter.srs.domain != NULL && at != NULL
+	       && (strncasecmp(rcpt, "srs0=", 5) == 0 || strncasecmp(rcpt, "srs1=", 5) == 0)
+	       && strcasecmp(at + 1, cfg->milter.srs.domain) == 0;
+}
+
 static enum check_result
 recipients_decide(void *state, const struct policy_context *ctx,
 		  const struct policy_request *req, struct policy_reply *reply)
@@ -296,6 +307,14 @@ recipients_decide(void *state, const struct policy_context *ctx,
 	if (req->protocol_state == NULL || strcasecmp(req->protocol_state, "RCPT") != 0
 	    || req->recipient == NULL || *req->recipient == '\0')
 		return CHECK_CONTINUE;
+	if (is_srs_address(ctx->cfg, req->recipient)) {
+		/* A bounce to an address sluice-milter's SRS made: the milter
+		 * checks its hash and age at RCPT and reverses it (milter/alias.c);
+		 * it is in no mailbox list, so it is not ours to judge here. */
+		logline_add(&reply->details, "rcpt", "unchecked");
+		logline_add(&reply->details, "rcpt_reason", "srs");
+		return CHECK_CONTINUE;
+	}
 	find_target(ctx->cfg, ctx->lists, req->recipient, &t);
 	if (t.mapped_out) {
 		logline_add(&reply->details, "rcpt", "unchecked");

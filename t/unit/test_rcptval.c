@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
 #include "job_pool.h"
 #include "rcpt_ldap.h"
@@ -301,6 +302,45 @@ test_job_pool(void **state)
 	close(fd);
 }
 
+extern const struct policy_check check_recipients;
+
+/* validate = "list": an unknown mailbox is 550 5.1.1, but a bounce to an
+ * SRS address at milter.srs.domain is left to the milter (it checks the
+ * hash and age, and reverses it): it is in no mailbox list. */
+static void
+test_srs_not_judged(void **state)
+{
+	char err[1024];
+	struct sluice_config *cfg = load(
+		"domains = { local = [ \"example.test\" ]; };\n"
+		"milter = { srs = { domain = \"example.test\"; secret_file = \"/nonexistent\"; }; };\n"
+		"policyd = { recipients = { validate = \"list\"; }; };\n", err, sizeof(err));
+	struct lists *lists = lists_new("sluice:");
+	struct policy_context ctx = { .cfg = cfg, .lists = lists };
+	struct policy_request req = { .protocol_state = "RCPT" };
+	struct policy_reply reply;
+	void *st = NULL;
+
+	(void)state;
+	if (cfg == NULL)
+		fail_msg("config: %s", err);
+	assert_int_equal(check_recipients.open(cfg, &st, err, sizeof(err)), 0);
+	assert_non_null(st);
+	memset(&reply, 0, sizeof(reply));
+	req.recipient = "nobody@example.test";
+	assert_int_equal(check_recipients.decide(st, &ctx, &req, &reply), CHECK_FINAL);
+	assert_non_null(strstr(reply.action, "5.1.1"));
+	memset(&reply, 0, sizeof(reply));
+	req.recipient = "SRS0=HHH=TT=sender.test=alice@Example.TEST";
+	assert_int_equal(check_recipients.decide(st, &ctx, &req, &reply), CHECK_CONTINUE);
+	memset(&reply, 0, sizeof(reply));
+	req.recipient = "srs0=hhh=tt=sender.test=alice@other.test";	/* not our SRS domain */
+	assert_int_equal(check_recipients.decide(st, &ctx, &req, &reply), CHECK_CONTINUE);
+	check_recipients.close(st);
+	lists_release(lists);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -311,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_ldap_escape),
 		cmocka_unit_test(test_config_recipients),
 		cmocka_unit_test(test_job_pool),
+		cmocka_unit_test(test_srs_not_judged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
