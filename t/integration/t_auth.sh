@@ -177,6 +177,17 @@ assert_match "$out" '<\*\* 550 5\.7\.1 Message rejected by the DMARC policy of s
 	"SPF fail, p=reject, dmarc_reject on: 550 5.7.1"
 assert_match "$(last_milter_line 'action=reject')" 'milter=reject .*spf=fail dkim=none dmarc=fail from_domain=sender\.test dmarc_policy=reject' \
 	"log: the rejection"
+# A permitted client skips the spam checks (issue 11): the same failing
+# message from a client in sluice:permit:ip is accepted, not checked.
+redis_cli SADD sluice:permit:ip 127.0.0.13 >/dev/null
+sleep 1.2
+out=$(send_mail --local-interface 127.0.0.13 --from a@sender.test --to user@example.test \
+	--header "From: a@sender.test" --header "Subject: dmarc reject permitted")
+assert_match "$out" '250 2\.0\.0 Ok: queued' "the same from a permitted client (sluice:permit:ip): accepted"
+assert_match "$(last_milter_line 'auth=skipped-permitted')" 'rules=permit-ip.* permitted=yes' \
+	"log: rules=permit-ip, auth=skipped-permitted"
+redis_cli SREM sluice:permit:ip 127.0.0.13 >/dev/null
+sleep 1.2
 
 out=$(send_mail --local-interface 127.0.0.9 --from a@sub.org.test --to user@example.test \
 	--header "From: a@sub.org.test" --header "Subject: sp")
