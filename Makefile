@@ -192,8 +192,8 @@ bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/be
 # interleaved in one run (bench/policyd-cpu.sh).
 OLD ?= 1fbcdbe
 bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
-	@rm -rf build-old && git worktree add -f --detach build-old/src $(OLD) >/dev/null
-	@$(MAKE) -s -C build-old/src BUILD=build sluice-policyd >/dev/null
+	@rm -rf build-old && git worktree prune && git worktree add -f --detach build-old/src $(OLD) >/dev/null
+	@$(MAKE) -s -C build-old/src BUILD=build build/sluice-policyd >/dev/null
 	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \
 	 rc=$$?; git worktree remove --force build-old/src; rm -rf build-old; exit $$rc
 
