@@ -28,7 +28,7 @@ CPPFLAGS += $(PKG_CFLAGS)
 LIBS_COMMON := -lhiredis -lconfig -lspf2 -lpcre2-8 -lcares
 LIBS_LDAP := -lldap
 LIBS_MILTER := -lmilter -lunbound -lpsl -lidn2 -lpthread
-LIBS_CRYPTO := -lcrypto -lresolv
+LIBS_CRYPTO := -lcrypto
 LIBS_OPENDKIM := -lopendkim
 
 COMMON_SRC := $(wildcard common/*.c)

@@ -145,19 +145,3 @@ relay_action_name(enum relay_action a)
 {
 	return a == RELAY_ACTION_RELAY ? "relay" : a == RELAY_ACTION_REJECT ? "reject" : "ok";
 }
-
-const char *
-relay_option_name(enum relay_option o)
-{
-	switch (o) {
-	case RELAY_OPTION_FROM:
-		return "from";
-	case RELAY_OPTION_TO:
-		return "to";
-	case RELAY_OPTION_CONNECT:
-		return "connect";
-	case RELAY_OPTION_NONE:
-		break;
-	}
-	return "none";
-}

@@ -82,6 +82,5 @@ bool relay_domain_matches(const char *entry, const char *domain, bool exact_doma
 /* Index into conf->entries, or -1 when no entry applies. */
 int relay_match(const struct relay_conf *conf, const struct relay_subject *s);
 const char *relay_action_name(enum relay_action a);
-const char *relay_option_name(enum relay_option o);
 
 #endif

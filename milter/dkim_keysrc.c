@@ -1,18 +1,14 @@
 /*
- * dkim_keysrc.c - two key sources for the DKIM verifier (see the end of
- * dkim_verify.h): a table for tests, and libresolv's res_nquery with a
- * per-query timeout, the plain choice until the milter's DNS layer (with
- * its cache and per-message budget) plugs in through the same callback.
+ * dkim_keysrc.c - the table key source of the DKIM verifier (see the end
+ * of dkim_verify.h), for tests; the milter's own source is its DNS layer
+ * with the per-message budget (milter/auth.c).
  *
- * Both write records the way the callback's contract says: each TXT
+ * It writes records the way the callback's contract says: each TXT
  * record's character-strings joined, NUL-terminated, back to back. A
  * record set that does not fit in the buffer is a temperror, never a
  * truncated key.
  */
-#include <arpa/nameser.h>
-#include <netinet/in.h>
-#include <netdb.h>
-#include <resolv.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -51,100 +47,6 @@ struct dkim_key_source
 dkim_key_source_table(const struct dkim_key_table *t)
 {
 	struct dkim_key_source s = { table_txt, (void *)(uintptr_t)t };
-
-	return s;
-}
-
-/* ----------------------------------------------------------- resolv -- */
-
-struct dkim_resolv {
-	struct __res_state res;
-};
-
-struct dkim_resolv *
-dkim_resolv_new(int timeout_s)
-{
-	struct dkim_resolv *r = calloc(1, sizeof(*r));
-
-	if (r == NULL)
-		return NULL;
-	if (res_ninit(&r->res) != 0) {
-		free(r);
-		return NULL;
-	}
-	r->res.retrans = timeout_s > 0 ? timeout_s : 1;
-	r->res.retry = 1;
-	return r;
-}
-
-void
-dkim_resolv_free(struct dkim_resolv *r)
-{
-	if (r == NULL)
-		return;
-	res_nclose(&r->res);
-	free(r);
-}
-
-/* Appends the character-strings of one TXT rdata; -1 when it does not fit. */
-static int
-append_txt(const unsigned char *rd, size_t rdlen, char *buf, size_t size, size_t *used)
-{
-	size_t i = 0, n;
-
-	while (i < rdlen) {
-		n = rd[i++];
-		if (n > rdlen - i || n >= size - *used)
-			return -1;
-		memcpy(buf + *used, rd + i, n);
-		*used += n;
-		i += n;
-	}
-	if (*used >= size)
-		return -1;
-	buf[(*used)++] = '\0';
-	return 0;
-}
-
-static int
-resolv_txt(void *arg, const char *qname, char *buf, size_t size, enum dkim_dns *status)
-{
-	struct dkim_resolv *r = arg;
-	unsigned char answer[NS_MAXMSG < 65536 ? NS_MAXMSG : 65536];
-	size_t used = 0;
-	int len, count = 0, i;
-	ns_msg msg;
-	ns_rr rr;
-
-	len = res_nquery(&r->res, qname, ns_c_in, ns_t_txt, answer, sizeof(answer));
-	if (len < 0) {
-		switch (r->res.res_h_errno) {
-		case HOST_NOT_FOUND: *status = DKIM_DNS_NXDOMAIN; break;
-		case NO_DATA: *status = DKIM_DNS_NODATA; break;
-		default: *status = DKIM_DNS_TEMPERROR; break;
-		}
-		return 0;
-	}
-	*status = DKIM_DNS_TEMPERROR;
-	if (ns_initparse(answer, len, &msg) < 0)
-		return 0;
-	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			return 0;
-		if (ns_rr_type(rr) != ns_t_txt || ns_rr_class(rr) != ns_c_in)
-			continue;	/* CNAMEs on the way */
-		if (append_txt(ns_rr_rdata(rr), ns_rr_rdlen(rr), buf, size, &used) < 0)
-			return 0;
-		count++;
-	}
-	*status = count ? DKIM_DNS_OK : DKIM_DNS_NODATA;
-	return count;
-}
-
-struct dkim_key_source
-dkim_key_source_resolv(struct dkim_resolv *r)
-{
-	struct dkim_key_source s = { resolv_txt, r };
 
 	return s;
 }

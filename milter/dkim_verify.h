@@ -178,11 +178,4 @@ struct dkim_key_table {
 };
 struct dkim_key_source dkim_key_source_table(const struct dkim_key_table *t);
 
-/* libresolv (res_nquery), one resolver state per source, a timeout in
- * seconds per query (one try). Not thread-safe: one per thread. */
-struct dkim_resolv;
-struct dkim_resolv *dkim_resolv_new(int timeout_s);
-void dkim_resolv_free(struct dkim_resolv *r);
-struct dkim_key_source dkim_key_source_resolv(struct dkim_resolv *r);
-
 #endif

@@ -354,14 +354,3 @@ dns_txt(const struct dns_answer *answer, int i, char *buf, size_t size)
 	buf[o] = '\0';
 	return 0;
 }
-
-const char *
-dns_status_name(enum dns_status status)
-{
-	switch (status) {
-	case DNS_OK: return "ok";
-	case DNS_NXDOMAIN: return "nxdomain";
-	case DNS_NODATA: return "nodata";
-	default: return "tempfail";
-	}
-}

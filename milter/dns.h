@@ -64,6 +64,5 @@ void dns_answer_free(struct dns_answer *answer);
 /* Joins the strings of TXT record i into buf; -1 if it does not fit or
  * the record is malformed. */
 int dns_txt(const struct dns_answer *answer, int i, char *buf, size_t size);
-const char *dns_status_name(enum dns_status status);
 
 #endif
