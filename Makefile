@@ -34,14 +34,16 @@ LIBS_OPENDKIM := -lopendkim
 COMMON_SRC := $(wildcard common/*.c)
 POLICYD_SRC := $(wildcard policyd/*.c)
 MILTER_SRC := $(wildcard milter/*.c)
+CTL_SRC := $(wildcard ctl/*.c)
 UNIT_SRC := $(wildcard t/unit/test_*.c)
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 POLICYD_OBJ := $(POLICYD_SRC:%.c=$(BUILD)/%.o)
 MILTER_OBJ := $(MILTER_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
-PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen
+PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $(BUILD)/sluice-ctl
 
 .PHONY: all deps check unit integration asan demo demo-stop install clean
 .PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
@@ -80,6 +82,13 @@ $(BUILD)/sluice-keygen: $(BUILD)/tools/sluice-keygen.o $(BUILD)/milter/dkim_keys
 $(BUILD)/t/unit/%.o: CPPFLAGS += -Ipolicyd -Imilter
 UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
+
+# sluice-ctl explains decisions with the daemons' own checks and modules:
+# it links their objects (all but each main.c), as the unit tests do.
+$(BUILD)/ctl/%.o: CPPFLAGS += -Ipolicyd -Imilter
+$(BUILD)/sluice-ctl: $(CTL_OBJ) $(UNIT_EXTRA) $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) -lopendmarc $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
@@ -213,4 +222,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
--include $(COMMON_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+-include $(COMMON_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
