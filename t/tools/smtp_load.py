@@ -5,11 +5,13 @@ fate of each one, so that a fault test can count from the sending side.
   smtp_load.py --server 127.0.0.1:25 --source 127.0.0.9 --count 400
                --sessions 4 --from 'load{n}@sender.test' --to user@example.test
                --tag run1 --out results.json [--per-session 20] [--size 2048]
-               [--helo load.test] [--stop-file PATH]
+               [--helo load.test] [--stop-file PATH] [--rate MSGS_PER_S]
 
 Each message carries "X-Load-Id: TAG-N" and goes to the --to recipients
 (repeatable; "{n}" in --from or --to is replaced by N modulo --senders).
-A session sends up to --per-session messages and reconnects. The fate of
+A session sends up to --per-session messages and reconnects. --rate caps
+the messages per second of all sessions together (a soak runs at a set
+fraction of the maximum). The fate of
 a message is the server's last word on it:
   accepted  250 after DATA (every recipient accepted)
   tempfail  a 4xx at any stage, or a connection that broke (a client retries)
@@ -108,6 +110,7 @@ def session_worker(args, queue, results):
                 raise smtplib.SMTPResponseException(code, b"EHLO refused")
             while batch:
                 n = batch[0]
+                queue.pace(n)
                 ident = f"{args.tag}-{n}"
                 sender = args.sender.replace("{n}", str(n % args.senders))
                 rcpts = [r.replace("{n}", str(n % args.senders)) for r in args.to]
@@ -131,10 +134,12 @@ def session_worker(args, queue, results):
 
 
 class Numbers:
-    def __init__(self, count, stop_file):
+    def __init__(self, count, stop_file, rate):
         self.next = 0
         self.count = count
         self.stop_file = stop_file
+        self.rate = rate
+        self.start = time.monotonic()
         self.lock = threading.Lock()
 
     def take(self, k):
@@ -144,7 +149,14 @@ class Numbers:
             hi = min(self.count, self.next + k)
             out = list(range(self.next, hi))
             self.next = hi
-            return out
+        return out
+
+    def pace(self, n):
+        """With --rate, wait until message n is due (start + n / rate)."""
+        if self.rate:
+            wait = self.start + n / self.rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
 
 
 def main():
@@ -162,12 +174,13 @@ def main():
     ap.add_argument("--tag", default="load")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--stop-file")
+    ap.add_argument("--rate", type=float, default=0)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
     socket.setdefaulttimeout(args.timeout)
     results = Results()
-    numbers = Numbers(args.count, args.stop_file)
+    numbers = Numbers(args.count, args.stop_file, args.rate)
     start = time.monotonic()
     threads = [threading.Thread(target=session_worker, args=(args, numbers, results))
                for _ in range(args.sessions)]
