@@ -3,7 +3,8 @@
 #   make            build sluice-milter, sluice-policyd, sluice-keygen
 #   make check      install missing Debian packages, build, run all tests
 #   make asan       the same tests with AddressSanitizer and UBSan
-#   make demo       a private Postfix with both daemons, one mail through it
+#   make demo       a private Postfix with both daemons, one message per feature
+#   make man-lint   mandoc -Tlint on man/ and sluice.conf(5) against etc/sluice.conf
 #   make install    PREFIX (default /usr/local) and DESTDIR are honoured
 
 PREFIX   ?= /usr/local
@@ -45,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $(BUILD)/sluice-ctl
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: all deps check unit integration asan demo demo-stop install clean man-lint
 .PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
@@ -151,6 +152,11 @@ demo: deps all
 
 demo-stop:
 	@bash tools/demo.sh stop $(BUILD)
+
+# The manual pages: lint, settings of sluice.conf(5) against etc/sluice.conf,
+# options against the programs' usage (t/integration/t_manpages.sh).
+man-lint: all
+	@SLUICE_BUILD=$(abspath $(BUILD)) bash t/integration/t_manpages.sh
 
 # Greylisting benchmark: sluice-policyd against postgrey, same load
 # (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
