@@ -31,8 +31,7 @@
  * key); sasl_user and sasl_password_file come together and need a TLS
  * level that always encrypts (encrypt, dane-only, verify, secure: the
  * password must not cross the network in clear); implicit_tls needs one
- * too, and is refused on sender rules (sender_dependent_relayhost_maps
- * names a host, not the transport that would do it).
+ * too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,10 +158,6 @@ read_hop(struct cfg_reader *rd, const config_setting_t *g, const char *what, str
 	if (h->implicit_tls && !tls_always_encrypts(h->tls))
 		return cfg_fail(rd, config_setting_get_member(g, "implicit_tls"),
 				"implicit_tls: needs tls = \"encrypt\" or stronger");
-	if (h->implicit_tls && h->type == PF_RULE_SENDER)
-		return cfg_fail(rd, config_setting_get_member(g, "implicit_tls"),
-				"implicit_tls: not on sender rules (Postfix's "
-				"sender_dependent_relayhost_maps names a host, not a transport)");
 	snprintf(where, sizeof(where), "%s:%d",
 		 config_setting_source_file(g) ? config_setting_source_file(g) : rd->path,
 		 cfg_setting_line(g, rd->path));

@@ -268,15 +268,10 @@ gen_routing(struct gen *g)
 {
 	const struct postfix_conf *pf = &g->cfg->postfix;
 	struct sbuf transport = { 0 }, senders = { 0 }, tls = { 0 }, sasl_maps = { 0 };
-	bool sender_auth = false, implicit = false, verify = false, smtps_default;
+	bool sender_auth = false, implicit = false, verify = false;
 	char hop[RELAY_HOST_MAX + 16], value[RELAY_HOST_MAX + 64], key[300];
 	size_t i, j;
 
-	/* An implicit-TLS smarthost makes default_transport the TLS-wrapped
-	 * one; a sender rule's host must then name its own transport too, which
-	 * sender_dependent_relayhost_maps cannot: its sibling
-	 * sender_dependent_default_transport_maps can ("smtp:[host]:port"). */
-	smtps_default = pf->smarthost_set && pf->smarthost.implicit_tls;
 	gen_relay_domains(g, &transport);
 	for (i = 0; i < pf->rule_count; i++) {
 		const struct pf_hop *r = &pf->rules[i];
@@ -290,7 +285,8 @@ gen_routing(struct gen *g)
 		} else {
 			/* a domain is "@domain" in sender-keyed tables */
 			snprintf(key, sizeof(key), "%s%s", strchr(r->match, '@') ? "" : "@", r->match);
-			snprintf(value, sizeof(value), "%s%s", smtps_default ? "smtp:" : "", hop);
+			snprintf(value, sizeof(value), "%s:%s",
+				 r->implicit_tls ? SMTPS_SERVICE : "smtp", hop);
 			table_add(&senders, key, value);
 			hop_extras(g, r, &tls, key);
 			sender_auth |= r->sasl_user != NULL;
@@ -310,8 +306,11 @@ gen_routing(struct gen *g)
 		verify |= s->tls == PF_TLS_VERIFY || s->tls == PF_TLS_SECURE;
 	}
 	set_table(g, "transport_maps", &transport);
-	set_table(g, smtps_default ? "sender_dependent_default_transport_maps"
-				   : "sender_dependent_relayhost_maps", &senders);
+	/* Not sender_dependent_relayhost_maps: a default_transport with a
+	 * next hop overrules it, and it reroutes relay domains without a hop
+	 * too; this one overrides default_transport only, transport included
+	 * (implicit TLS). */
+	set_table(g, "sender_dependent_default_transport_maps", &senders);
 	set_table(g, "smtp_tls_policy_maps", &tls);
 	if (verify)
 		set_main(g, "smtp_tls_CApath", "/etc/ssl/certs");
