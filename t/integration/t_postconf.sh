@@ -13,7 +13,8 @@
 #   - the rate-limit hooks: a 4th connection of a client gets 421 4.7.0 at
 #     CONNECT, a 2nd message of a sender 450 4.7.1 at end of DATA;
 #   - postscreen's greeting pause: a client talking before the banner is
-#     refused at RCPT (550 5.5.1), one that waits is not.
+#     refused at RCPT (550 5.5.1), one that waits is not;
+#   - policyd.fail_open = false: with policyd down, 451 4.3.5 at RCPT.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -219,5 +220,16 @@ EOF
 assert_match "$out" '550 5\.5\.1 Protocol error' "postscreen: a client talking first gets 550 5.5.1 at RCPT"
 maillog_grep "postfix/postscreen.*PREGREET .* \[127\.0\.0\.22\]" >/dev/null
 check "maillog: postscreen logged the PREGREET" test $? -eq 0
+
+# --- policyd.fail_open = false: the policy service's own default_action -----------
+sed "s|pid_file = \"$T_STATE/policyd.pid\";|& fail_open = false;|" "$T_CONF" >"$T_STATE/closed.conf"
+line=$("$CTL" -c "$T_STATE/closed.conf" postconf --main 2>/dev/null | grep '^smtpd_recipient_restrictions = ')
+assert_match "$line" 'default_action = 451 4\.3\.5 ' "fail_open = false: default_action 451 4.3.5"
+harness_postconf "$line" || bail_out "postconf"
+harness_stop_daemon policyd
+out=$(mail 127.0.0.11 x@softfail.test closed@relay.test)
+assert_match "$out" '<\*\* +451 4\.3\.5 .*Policy service unavailable' \
+	"policyd down: 451 4.3.5 at RCPT (Postfix parsed the nested default_action)"
+harness_start_daemon policyd || bail_out "policyd restart"
 
 done_testing
