@@ -268,7 +268,7 @@ gen_routing(struct gen *g)
 {
 	const struct postfix_conf *pf = &g->cfg->postfix;
 	struct sbuf transport = { 0 }, senders = { 0 }, tls = { 0 }, sasl_maps = { 0 };
-	bool sender_auth = false, implicit = false, verify = false;
+	bool sender_auth = false, implicit = false, verify = false, any_tls = false;
 	char hop[RELAY_HOST_MAX + 16], value[RELAY_HOST_MAX + 64], key[300];
 	size_t i, j;
 
@@ -292,6 +292,7 @@ gen_routing(struct gen *g)
 			sender_auth |= r->sasl_user != NULL;
 		}
 		implicit |= r->implicit_tls;
+		any_tls |= r->tls != PF_TLS_NONE;
 		verify |= r->tls == PF_TLS_VERIFY || r->tls == PF_TLS_SECURE;
 	}
 	if (pf->smarthost_set) {
@@ -303,6 +304,7 @@ gen_routing(struct gen *g)
 			set_main(g, "default_transport", "%s", SMTPS_SERVICE);
 		hop_extras(g, s, &tls, hop);
 		implicit |= s->implicit_tls;
+		any_tls |= s->tls != PF_TLS_NONE;
 		verify |= s->tls == PF_TLS_VERIFY || s->tls == PF_TLS_SECURE;
 	}
 	set_table(g, "transport_maps", &transport);
@@ -314,6 +316,10 @@ gen_routing(struct gen *g)
 	set_table(g, "smtp_tls_policy_maps", &tls);
 	if (verify)
 		set_main(g, "smtp_tls_CApath", "/etc/ssl/certs");
+	/* TLS to any hop needs the TLS cache manager (in Postfix's default
+	 * master.cf, not in every hand-made one: "TLS engine unavailable") */
+	if (any_tls)
+		set_master(g, "tlsmgr", "unix", "-       -       n       1000?   1       tlsmgr");
 	if (implicit)
 		set_master(g, SMTPS_SERVICE, "unix", "-       -       n       -       -       smtp "
 			   "-o smtp_tls_wrappermode=yes -o smtp_tls_security_level=encrypt");

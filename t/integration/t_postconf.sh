@@ -7,8 +7,9 @@
 #     domains.relay, with policyd and the milter consulted;
 #   - a sender rule's mail goes to its relay host (before: to the internet);
 #   - a sender rule with SASL and tls = "encrypt": the admin's table answers
-#     the key Postfix looks up (postmap -q), Postfix insists on TLS to that
-#     host, and sluice-ctl never prints the password;
+#     the key Postfix looks up (postmap -q), Postfix logs in to the rule's
+#     smarthost inside TLS with it (t/tools/smarthost.py), a host without
+#     STARTTLS gets no password, and sluice-ctl never prints the password;
 #   - an unresolvable sender domain is refused (before: accepted);
 #   - the rate-limit hooks: a 4th connection of a client gets 421 4.7.0 at
 #     CONNECT, a 2nd message of a sender 450 4.7.1 at end of DATA;
@@ -41,7 +42,9 @@ postfix = {
   relay_rules = (
     { type = "sender"; match = "boss@example.test"; host = "127.0.0.1"; port = 2528; },
     { type = "sender"; match = "sales.test"; host = "127.0.0.1"; port = 2530;
-      tls = "encrypt"; sasl_user = "sales-login"; sasl_password_file = "$T_STATE/sasl_passwd"; }
+      tls = "encrypt"; sasl_user = "sales-login"; sasl_password_file = "$T_STATE/sasl_passwd"; },
+    { type = "sender"; match = "plain.test"; host = "127.0.0.1"; port = 2531;
+      tls = "encrypt"; sasl_user = "plain-login"; sasl_password_file = "$T_STATE/sasl_passwd"; }
   );
 };
 EOF
@@ -49,12 +52,20 @@ EOF
 
 trap 'harness_stop "$HARNESS_NAME"' EXIT
 harness_start "sluice-t-$$" || bail_out "harness did not start"
+# Two more servers: the sender rules' relay hosts.
+mkdir -m 0755 "$T_STATE/sink-rule" && chown postfix: "$T_STATE/sink-rule"
 _spawn sink-rule "$T_STATE/sink-rule.log" \
 	smtp-sink -u postfix -d "$T_STATE/sink-rule/%H%M%S." 127.0.0.1:2528 1000
-_spawn sink-sasl "$T_STATE/sink-sasl.log" smtp-sink -u postfix 127.0.0.1:2530 1000
-mkdir -p -m 0755 "$T_STATE/sink-rule" && chown postfix: "$T_STATE/sink-rule"
+secret="pw-$$-Secret"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=smarthost.test \
+	-keyout "$T_STATE/smarthost.key" -out "$T_STATE/smarthost.crt" 2>/dev/null ||
+	bail_out "openssl: test certificate"
+_spawn smarthost "$T_STATE/smarthost.out" "$T_PY" "$T_REPO/t/tools/smarthost.py" 2530 \
+	"$T_STATE/smarthost.crt" "$T_STATE/smarthost.key" "$T_STATE/smarthost.log" sales-login "$secret"
+_spawn sink-notls "$T_STATE/sink-notls.log" smtp-sink -u postfix 127.0.0.1:2531 1000
 _wait_ready smtp-sink-rule sink-rule _banner 2528 || bail_out "rule sink"
-_wait_ready smtp-sink-sasl sink-sasl _banner 2530 || bail_out "sasl sink"
+_wait_ready smarthost smarthost _banner 2530 || bail_out "test smarthost"
+_wait_ready smtp-sink-notls sink-notls _banner 2531 || bail_out "sink without TLS"
 
 mail() {	# mail CLIENT FROM TO [swaks args]
 	local ip=$1 from=$2 to=$3
@@ -78,8 +89,8 @@ rc=$?
 assert_eq "$rc" 1 "sluice-ctl postconf: exit 1 while the SASL table is missing"
 assert_match "$(cat "$T_STATE/ctl.err")" "sasl_passwd: No such file" "it says the table is missing"
 
-secret="pw-$$-Secret"
-printf '@sales.test sales-login:%s\n' "$secret" >"$T_STATE/sasl_passwd"
+printf '@sales.test sales-login:%s\n@plain.test plain-login:%s\n' "$secret" "$secret" \
+	>"$T_STATE/sasl_passwd"
 chmod 0600 "$T_STATE/sasl_passwd"
 "$CTL" -c "$T_CONF" postconf --main >/dev/null 2>"$T_STATE/ctl.err"
 assert_eq "$?" 1 "exit 1 while the table has no .db"
@@ -148,7 +159,7 @@ assert_eq "$(postconf -c "$T_PF" -h smtp_sender_dependent_authentication)" yes \
 out=$(mail 127.0.0.9 alice@sender.test "in-$$@relay.test")
 assert_match "$out" '<- +250 2\.0\.0 Ok: queued' "inbound to the relay domain: accepted (after postscreen)"
 qid=$(queue_id_of "$out")
-if f=$(wait_delivered internal "^X-Rcpt-Args: <in-$$@relay\.test>"); then
+if wait_delivered internal "^X-Rcpt-Args: <in-$$@relay\.test>" >/dev/null; then
 	ok "inbound: delivered to the relay domain's next hop (127.0.0.1:2526)"
 else
 	not_ok "inbound: delivered to the relay domain's next hop (127.0.0.1:2526)"
@@ -177,9 +188,21 @@ assert_eq "$(sink_count internet "out-$$@outside")" 0 "sender rule: nothing went
 out=$(mail 127.0.0.1 rep@sales.test "deal-$$@outside.test")
 assert_match "$out" '<- +250 2\.0\.0 Ok: queued' "sales.test: accepted"
 qid=$(queue_id_of "$out")
+line=$(maillog_grep "$qid: to=<deal-$$@outside\.test>.*status=sent" 15)
+assert_match "$line" 'relay=127\.0\.0\.1\[127\.0\.0\.1\]:2530' \
+	"SASL sender rule: delivered to its smarthost (127.0.0.1:2530)"
+sh_log=$(cat "$T_STATE/smarthost.log" 2>/dev/null)
+assert_match "$sh_log" '^tls$' "the smarthost saw STARTTLS"
+assert_match "$sh_log" '^auth=ok user=sales-login$' \
+	"the smarthost got the login and password of the admin's table (inside TLS)"
+assert_match "$sh_log" "^message rcpt=<deal-$$@outside\.test>" "the smarthost got the message"
+
+out=$(mail 127.0.0.1 rep@plain.test "plain-$$@outside.test")
+assert_match "$out" '<- +250 2\.0\.0 Ok: queued' "plain.test: accepted"
+qid=$(queue_id_of "$out")
 line=$(maillog_grep "$qid: .*TLS is required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]" 15)
 assert_match "$line" 'status=deferred' \
-	"SASL sender rule: routed to 127.0.0.1:2530, deferred there without TLS (no password in clear)"
+	"SASL rule to a host without STARTTLS: deferred, the password never sent in clear"
 
 # --- rate-limit hooks ------------------------------------------------------------
 for i in 1 2 3; do

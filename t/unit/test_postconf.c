@@ -292,6 +292,13 @@ test_smarthost(void **state)
 	expect_no_main(&out, "smtp_sasl_auth_enable");
 	postconf_output_free(&out);
 	config_free(cfg);
+
+	/* tls = "none": no TLS cache manager needed */
+	cfg = generate("postfix = { smarthost = { host = \"192.0.2.25\"; tls = \"none\"; }; };\n", &out);
+	expect_main(&out, "smtp_tls_policy_maps", "inline:{ [192.0.2.25]:25=none }");
+	assert_null(master_entry(&out, "tlsmgr/unix"));
+	postconf_output_free(&out);
+	config_free(cfg);
 }
 
 /* NethServer's relay rules: sender, recipient and default. */
@@ -332,6 +339,8 @@ test_relay_rules(void **state)
 	assert_string_equal(out.sasl[1].key, "[2001:db8::7]:25");
 	assert_string_equal(out.sasl[2].key, "[smart.example]:25");
 	assert_non_null(master_entry(&out, "sluice-smtps/unix"));
+	assert_string_equal(master_entry(&out, "tlsmgr/unix"),
+			    "tlsmgr unix -       -       n       1000?   1       tlsmgr");
 	postconf_output_free(&out);
 	config_free(cfg);
 }
