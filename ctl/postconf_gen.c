@@ -322,7 +322,8 @@ gen_routing(struct gen *g)
 		set_master(g, "tlsmgr", "unix", "-       -       n       1000?   1       tlsmgr");
 	if (implicit)
 		set_master(g, SMTPS_SERVICE, "unix", "-       -       n       -       -       smtp "
-			   "-o smtp_tls_wrappermode=yes -o smtp_tls_security_level=encrypt");
+			   "-o smtp_tls_wrappermode=yes -o smtp_tls_security_level=encrypt "
+			   "-o syslog_name=postfix/" SMTPS_SERVICE);
 	if (g->out->sasl_count == 0 || g->oom)
 		return;
 	/* each table once, in the order the hops name them */

@@ -10,6 +10,8 @@
 #     the key Postfix looks up (postmap -q), Postfix logs in to the rule's
 #     smarthost inside TLS with it (t/tools/smarthost.py), a host without
 #     STARTTLS gets no password, and sluice-ctl never prints the password;
+#   - the default rule with implicit TLS and SASL: relayhost through the
+#     sluice-smtps transport (smtp_tls_wrappermode), the login by [host]:port;
 #   - an unresolvable sender domain is refused (before: accepted);
 #   - the rate-limit hooks: a 4th connection of a client gets 421 4.7.0 at
 #     CONNECT, a 2nd message of a sender 450 4.7.1 at end of DATA;
@@ -44,7 +46,9 @@ postfix = {
     { type = "sender"; match = "sales.test"; host = "127.0.0.1"; port = 2530;
       tls = "encrypt"; sasl_user = "sales-login"; sasl_password_file = "$T_STATE/sasl_passwd"; },
     { type = "sender"; match = "plain.test"; host = "127.0.0.1"; port = 2531;
-      tls = "encrypt"; sasl_user = "plain-login"; sasl_password_file = "$T_STATE/sasl_passwd"; }
+      tls = "encrypt"; sasl_user = "plain-login"; sasl_password_file = "$T_STATE/sasl_passwd"; },
+    { type = "default"; host = "127.0.0.1"; port = 2532; tls = "encrypt"; implicit_tls = true;
+      sasl_user = "smart-login"; sasl_password_file = "$T_STATE/sasl_passwd"; }
   );
 };
 EOF
@@ -63,9 +67,14 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=smarthost.test \
 _spawn smarthost "$T_STATE/smarthost.out" "$T_PY" "$T_REPO/t/tools/smarthost.py" 2530 \
 	"$T_STATE/smarthost.crt" "$T_STATE/smarthost.key" "$T_STATE/smarthost.log" sales-login "$secret"
 _spawn sink-notls "$T_STATE/sink-notls.log" smtp-sink -u postfix 127.0.0.1:2531 1000
+_spawn smarthost465 "$T_STATE/smarthost465.out" "$T_PY" "$T_REPO/t/tools/smarthost.py" 2532 \
+	"$T_STATE/smarthost.crt" "$T_STATE/smarthost.key" "$T_STATE/smarthost465.log" smart-login \
+	"$secret" implicit
 _wait_ready smtp-sink-rule sink-rule _banner 2528 || bail_out "rule sink"
 _wait_ready smarthost smarthost _banner 2530 || bail_out "test smarthost"
 _wait_ready smtp-sink-notls sink-notls _banner 2531 || bail_out "sink without TLS"
+wait_for 10 in_ns "$T_PY" -c 'import socket; socket.create_connection(("127.0.0.1", 2532), 1)' ||
+	bail_out "implicit-TLS smarthost"
 
 mail() {	# mail CLIENT FROM TO [swaks args]
 	local ip=$1 from=$2 to=$3
@@ -89,8 +98,8 @@ rc=$?
 assert_eq "$rc" 1 "sluice-ctl postconf: exit 1 while the SASL table is missing"
 assert_match "$(cat "$T_STATE/ctl.err")" "sasl_passwd: No such file" "it says the table is missing"
 
-printf '@sales.test sales-login:%s\n@plain.test plain-login:%s\n' "$secret" "$secret" \
-	>"$T_STATE/sasl_passwd"
+printf '@sales.test sales-login:%s\n@plain.test plain-login:%s\n[127.0.0.1]:2532 smart-login:%s\n' \
+	"$secret" "$secret" "$secret" >"$T_STATE/sasl_passwd"
 chmod 0600 "$T_STATE/sasl_passwd"
 "$CTL" -c "$T_CONF" postconf --main >/dev/null 2>"$T_STATE/ctl.err"
 assert_eq "$?" 1 "exit 1 while the table has no .db"
@@ -203,6 +212,18 @@ qid=$(queue_id_of "$out")
 line=$(maillog_grep "$qid: .*TLS is required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]" 15)
 assert_match "$line" 'status=deferred' \
 	"SASL rule to a host without STARTTLS: deferred, the password never sent in clear"
+
+# The default rule: relayhost with implicit TLS (sluice-smtps) and SASL by [host]:port.
+out=$(mail 127.0.0.1 user@example.test "far-$$@outside.test")
+assert_match "$out" '<- +250 2\.0\.0 Ok: queued' "other outbound mail: accepted"
+qid=$(queue_id_of "$out")
+line=$(maillog_grep "$qid: to=<far-$$@outside\.test>.*status=sent" 15)
+assert_match "$line" 'postfix/sluice-smtps/smtp\[[0-9]+\]: .*relay=127\.0\.0\.1\[127\.0\.0\.1\]:2532' \
+	"default rule: delivered by sluice-smtps to the smarthost (127.0.0.1:2532)"
+sh_log=$(cat "$T_STATE/smarthost465.log" 2>/dev/null)
+assert_match "$sh_log" '^auth=ok user=smart-login$' "implicit-TLS smarthost: login from the table"
+assert_match "$sh_log" "^message rcpt=<far-$$@outside\.test>" "implicit-TLS smarthost: got the message"
+assert_eq "$(sink_count internet "far-$$@outside")" 0 "default rule: nothing went to the internet sink"
 
 # --- rate-limit hooks ------------------------------------------------------------
 for i in 1 2 3; do

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """smarthost.py - a test smarthost: STARTTLS, then AUTH PLAIN/LOGIN.
 
-  smarthost.py PORT CERT KEY LOG USER PASSWORD
+  smarthost.py PORT CERT KEY LOG USER PASSWORD [implicit]
 
-Listens on 127.0.0.1:PORT. EHLO offers STARTTLS before TLS and AUTH PLAIN
+Listens on 127.0.0.1:PORT; with "implicit", TLS from the first byte
+(port 465 style, Postfix's smtp_tls_wrappermode), logged "tls" too. EHLO offers STARTTLS before TLS and AUTH PLAIN
 LOGIN only inside it (as real submission servers do); AUTH before TLS gets
 530 5.7.0, a wrong login or password 535 5.7.8, MAIL before a successful
 AUTH 530 5.7.0. LOG gets one line per event, never the password itself:
@@ -23,9 +24,13 @@ def log(path, text):
         f.write(text + "\n")
 
 
-def serve(conn, ctx, path, user, password):
+def serve(conn, ctx, path, user, password, implicit):
     log(path, "connect")
     tls = False
+    if implicit:
+        conn = ctx.wrap_socket(conn, server_side=True)
+        tls = True
+        log(path, "tls")
     authed = False
     rcpts = []
     f = conn.makefile("rwb", buffering=0)
@@ -108,6 +113,7 @@ def serve(conn, ctx, path, user, password):
 
 def main():
     port, cert, key, path, user, password = sys.argv[1:7]
+    implicit = sys.argv[7:8] == ["implicit"]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     s = socket.socket()
@@ -116,13 +122,13 @@ def main():
     s.listen(16)
     while True:
         conn, _ = s.accept()
-        threading.Thread(target=lambda c=conn: _run(c, ctx, path, user, password),
+        threading.Thread(target=lambda c=conn: _run(c, ctx, path, user, password, implicit),
                          daemon=True).start()
 
 
-def _run(conn, ctx, path, user, password):
+def _run(conn, ctx, path, user, password, implicit):
     try:
-        serve(conn, ctx, path, user, password)
+        serve(conn, ctx, path, user, password, implicit)
     except (OSError, ValueError, ssl.SSLError) as e:
         log(path, "error %s" % e)
     finally:

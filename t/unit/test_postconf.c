@@ -288,7 +288,8 @@ test_smarthost(void **state)
 	expect_main(&out, "default_transport", "sluice-smtps");
 	assert_string_equal(master_entry(&out, "sluice-smtps/unix"),
 			    "sluice-smtps unix -       -       n       -       -       smtp "
-			    "-o smtp_tls_wrappermode=yes -o smtp_tls_security_level=encrypt");
+			    "-o smtp_tls_wrappermode=yes -o smtp_tls_security_level=encrypt "
+			    "-o syslog_name=postfix/sluice-smtps");
 	expect_no_main(&out, "smtp_sasl_auth_enable");
 	postconf_output_free(&out);
 	config_free(cfg);
