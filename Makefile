@@ -3,7 +3,8 @@
 #   make            build sluice-milter, sluice-policyd, sluice-keygen
 #   make check      install missing Debian packages, build, run all tests
 #   make asan       the same tests with AddressSanitizer and UBSan
-#   make demo       a private Postfix with both daemons, one mail through it
+#   make demo       a private Postfix with both daemons, one message per feature
+#   make man-lint   mandoc -Tlint on man/ and sluice.conf(5) against etc/sluice.conf
 #   make install    PREFIX (default /usr/local) and DESTDIR are honoured
 
 PREFIX   ?= /usr/local
@@ -45,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $(BUILD)/sluice-ctl
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: all deps check unit integration asan demo demo-stop install clean man-lint
 .PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
@@ -55,6 +56,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-dnsbl
 .PHONY: bench-auth
 .PHONY: bench-alias-lists
+.PHONY: soak soak-valgrind
 
 all: $(PROGS)
 
@@ -154,6 +156,11 @@ demo: deps all
 demo-stop:
 	@bash tools/demo.sh stop $(BUILD)
 
+# The manual pages: lint, settings of sluice.conf(5) against etc/sluice.conf,
+# options against the programs' usage (t/integration/t_manpages.sh).
+man-lint: all
+	@SLUICE_BUILD=$(abspath $(BUILD)) bash t/integration/t_manpages.sh
+
 # Greylisting benchmark: sluice-policyd against postgrey, same load
 # (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
 $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
@@ -212,6 +219,14 @@ bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 # bench-dnsbl: latency of cached requests while a DNSBL zone never answers
 bench-dnsbl: deps $(BUILD)/sluice-policyd
 	@bash bench/dnsbl-isolation.sh $(BUILD)
+
+# The soak of issue 13 (t/soak.sh): SOAK_MINUTES (30) at half the maximum
+# rate with every feature on; RSS, descriptors and Redis keys must hold.
+# soak-valgrind: a shorter run with both daemons under valgrind.
+soak: deps all
+	@bash t/soak.sh $(BUILD)
+soak-valgrind: deps all
+	@SOAK_VALGRIND=1 SOAK_MINUTES=$${SOAK_MINUTES:-6} SOAK_SAMPLE=$${SOAK_SAMPLE:-15} bash t/soak.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

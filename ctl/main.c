@@ -25,7 +25,7 @@ static int ctl_help(const struct ctl_opts *, int, char **);
 static const struct ctl_command commands[] = {
 	{ "help", ctl_help, "", "this list" },
 	{ "postconf", ctl_postconf, "[--main|--master]",
-	  "the main.cf (postconf -e) and master.cf (postconf -Me) lines that follow from sluice.conf" },
+	  "the main.cf and master.cf lines that follow from sluice.conf, one postconf command each" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
