@@ -91,6 +91,9 @@ $(BUILD)/ctl/%.o: CPPFLAGS += -Ipolicyd -Imilter
 $(BUILD)/sluice-ctl: $(CTL_OBJ) $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
+# test_postconf checks sluice-ctl's pure generator of Postfix lines.
+$(BUILD)/t/test_postconf: $(BUILD)/ctl/postconf_gen.o
+
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_LDAP) $(LIBS_OPENDKIM) -lopendmarc $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
