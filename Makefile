@@ -5,11 +5,15 @@
 #   make asan       the same tests with AddressSanitizer and UBSan
 #   make demo       a private Postfix with both daemons, one mail through it
 #   make install    PREFIX (default /usr/local) and DESTDIR are honoured
+#   make deb        the Debian package, built in a copy of the tree
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# systemd looks here too (/usr/local/lib/systemd/system for the default
+# PREFIX); the Debian package passes /lib/systemd/system.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR  ?=
 BUILD    ?= build
 
@@ -45,7 +49,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $(BUILD)/sluice-ctl
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: all deps check unit integration asan demo demo-stop install clean deb
 .PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
@@ -218,6 +222,22 @@ install: all
 	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
 	test -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf || \
 	    install -m 0644 etc/sluice.conf $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in contrib/systemd/*.service; do \
+	    sed 's|/usr/sbin/|$(SBINDIR)/|' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+
+# deb: dpkg-buildpackage -us -uc -b in a copy of this tree (its clean step
+# is make clean, which must not take build/ from the tests), so that the
+# package is built from exactly the files here; DEB_BUILD_OPTIONS is
+# passed on (nocheck skips the unit tests). Prints the .deb's path.
+DEB_DIR := $(BUILD)/deb
+deb:
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	@tar --exclude='./build*' --exclude=./.git -cf - . | tar -C $(DEB_DIR)/src -xf -
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b -J2
+	@cd $(DEB_DIR) && ls "$$PWD"/sluice_*.deb
 
 clean:
 	rm -rf build build-asan
