@@ -156,6 +156,38 @@ kill -TERM "$pid"
 wait "$pid"
 assert_eq "$?" 0 "policyd: stops cleanly"
 
+# As the units run them: User=sluice Group=postfix from the start (no
+# root, no drop), in a run directory sluice:postfix 0750 as systemd's
+# RuntimeDirectory= makes it for those credentials; stderr is the journal
+# (JOURNAL_STREAM names it), so lines are not copied there: syslog has them.
+rm -rf "$RUN"
+install -d -m 0750 -o sluice -g postfix "$RUN"
+for d in policyd milter; do
+	base=$(wc -l <"$STATE/notify.log")
+	: >"$STATE/$d.log"
+	ino=$(stat -c '%d:%i' "$STATE/$d.log")
+	JOURNAL_STREAM=$ino NOTIFY_SOCKET=$STATE/notify.sock \
+		setpriv --reuid=sluice --regid=postfix --clear-groups \
+		"$SLUICE_BUILD/sluice-$d" -f -c "$CONF" >>"$STATE/$d.log" 2>&1 &
+	pid=$!
+	pids+=($pid)
+	if notified $((base + 1)) "^pid=$pid uid=$SLUICE_UID READY=1"; then
+		ok "$d as sluice:postfix (the unit's User=/Group=): READY=1"
+	else
+		not_ok "$d as sluice:postfix: READY=1" "$(cat "$STATE/notify.log")" "$(cat "$STATE/$d.log")"
+	fi
+	assert_eq "$(stat -c '%U:%G %a' "$RUN/$d.sock" 2>&1)" "sluice:postfix 660" \
+		"$d as sluice:postfix: its socket is sluice:postfix 0660, as Postfix needs"
+	check "$d as sluice:postfix: user postfix can connect to the socket" \
+		runuser -u postfix -- "$T_PY" -c "import socket; socket.socket(socket.AF_UNIX).connect('$RUN/$d.sock')"
+	kill -TERM "$pid"
+	wait "$pid"
+	assert_eq "$?" 0 "$d as sluice:postfix: exit status 0 after SIGTERM"
+	check "$d as sluice:postfix: socket and pid file removed at exit" \
+		sh -c "! test -e '$RUN/$d.sock' && ! test -e '$RUN/$d.pid'"
+	assert_eq "$(wc -c <"$STATE/$d.log")" 0 "$d: stderr is the journal: no line copied there"
+done
+
 # Not root, run directory missing: one line that says what to do.
 rm -rf "$RUN"
 for d in policyd milter; do
