@@ -57,6 +57,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-rules
 .PHONY: bench-dkim-verify
 .PHONY: bench-dnsbl
+.PHONY: bench-regex-mdwe
 .PHONY: bench-auth
 .PHONY: bench-alias-lists
 
@@ -209,6 +210,13 @@ bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@$(MAKE) -s -C build-old/src BUILD=build build/sluice-policyd >/dev/null
 	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \
 	 rc=$$?; git worktree remove --force build-old/src; rm -rf build-old; exit $$rc
+
+# bench-regex-mdwe: the lists' regexes with PCRE2's JIT and under the
+# units' MemoryDenyWriteExecute=yes (interpreter), bench/regex-mdwe.c.
+$(BUILD)/bench/regex-mdwe: $(BUILD)/bench/regex-mdwe.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+bench-regex-mdwe: $(BUILD)/bench/regex-mdwe
+	@$(BUILD)/bench/regex-mdwe
 
 # bench-dnsbl: latency of cached requests while a DNSBL zone never answers
 bench-dnsbl: deps $(BUILD)/sluice-policyd
