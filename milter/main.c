@@ -233,6 +233,8 @@ main(int argc, char **argv)
 	}
 	if ((rc = daemon_prepare_dirs(cfg, &cfg->milter.listen, pid_file, err, sizeof(err))) < 0) {
 		log_error("start-up: %s", err);
+		milter_config_release();
+		free(pid_file);
 		return 1;
 	}
 	if (rc > 0)

@@ -47,6 +47,7 @@ main(int argc, char **argv)
 	if ((rc = daemon_prepare_dirs(cfg, &cfg->policyd.listen, cfg->policyd.pid_file, err,
 				      sizeof(err))) < 0) {
 		log_error("start-up: %s", err);
+		config_free(cfg);
 		return 1;
 	}
 	if (rc > 0)
