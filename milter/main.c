@@ -51,6 +51,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "milter.h"
+#include "notify.h"
 #include "version.h"
 
 #define STOP_GRACE_SECONDS 30
@@ -127,7 +128,7 @@ milter_thread(void *arg)
 	return NULL;
 }
 
-static void
+static int
 reload(const char *path)
 {
 	char err[1024];
@@ -135,13 +136,14 @@ reload(const char *path)
 
 	if (cfg == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
-		return;
+		return -1;
 	}
 	if (milter_config_swap(cfg, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
-		return;
+		return -1;
 	}
 	log_info("configuration reloaded from %s", path);
+	return 0;
 }
 
 static void
@@ -168,7 +170,9 @@ serve_signals(int sig_fd, const char *config_path)
 			continue;
 		if (n != (ssize_t)sizeof(si) || si.ssi_signo != SIGHUP)
 			return;
-		reload(config_path);
+		notify_reloading();
+		notify_ready(reload(config_path) == 0 ? "configuration reloaded"
+			     : "reload failed: running the previous configuration");
 	}
 }
 
@@ -227,6 +231,14 @@ main(int argc, char **argv)
 		log_error("start-up: out of memory");
 		return 1;
 	}
+	if ((rc = daemon_prepare_dirs(cfg, &cfg->milter.listen, pid_file, err, sizeof(err))) < 0) {
+		log_error("start-up: %s", err);
+		milter_config_release();
+		free(pid_file);
+		return 1;
+	}
+	if (rc > 0)
+		log_info("%s", err);
 	if ((rc = endpoint_check_dir(&cfg->milter.listen, err, sizeof(err))) < 0) {
 		log_error("start-up: %s", err);
 		return 1;
@@ -258,8 +270,10 @@ main(int argc, char **argv)
 	}
 	pthread_detach(thread);
 	log_info("sluice-milter %s listening on %s", SLUICE_VERSION, where);
+	notify_ready(where);
 	serve_signals(sig_fd, args.config_path);
 
+	notify_stopping();
 	log_info("stopping: no new connections");
 	atomic_store(&stopping, true);
 	if (endpoint_remove(&bound) < 0)

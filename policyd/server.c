@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "list_cache.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "job_pool.h"
 #include "spf_pool.h"
@@ -127,7 +128,7 @@ publish_config(struct server_shared *shared, struct sluice_config *cfg)
 	return 0;
 }
 
-static void
+static int
 reload(struct server_shared *shared, const char *path, struct worker **workers, int count)
 {
 	char err[1024];
@@ -137,12 +138,12 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 
 	if (cfg == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
-		return;
+		return -1;
 	}
 	if ((chain = check_chain_open(cfg, err, sizeof(err))) == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	check_chain_close(chain);
 	fit_file_limit(cfg, count);
@@ -154,12 +155,13 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 	if (publish_config(shared, cfg) < 0) {
 		log_error("reload failed: out of memory");
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	list_cache_configure(shared->lists, cfg);
 	for (i = 0; i < count; i++)
 		worker_wake(workers[i]);
 	log_info("configuration reloaded from %s", path);
+	return 0;
 }
 
 static int
@@ -187,7 +189,9 @@ serve_signals(struct server_shared *shared, const char *path, struct worker **wo
 			continue;
 		if (n != (ssize_t)sizeof(si) || si.ssi_signo != SIGHUP)
 			return;
-		reload(shared, path, workers, count);
+		notify_reloading();
+		notify_ready(reload(shared, path, workers, count) == 0 ? "configuration reloaded"
+			     : "reload failed: running the previous configuration");
 	}
 }
 
@@ -234,8 +238,11 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 			break;
 		}
 	}
-	if (started == count)
+	if (started == count) {
+		notify_ready("serving");
 		serve_signals(&shared, config_path, workers, count, sig_fd);
+	}
+	notify_stopping();
 	log_info("stopping: %d connection(s) open, answering requests in flight",
 		 atomic_load(&shared.connections));
 	atomic_store(&shared.stopping, true);
