@@ -149,7 +149,12 @@ else
 	for spec in "2 sluice-policyd" "3 sluice-milter" "4 redis-server"; do
 		set -- $spec
 		read -r pct from to <<<"$(growth "$1")"
-		if awk -v p="$pct" 'BEGIN { exit !(p < 5) }'; then
+		if [ -n "$VG" ]; then
+			# valgrind keeps up to 20 MB of freed blocks unreused
+			# (--freelist-vol): RSS says nothing there, leaks are judged
+			# by its own report below.
+			diag "$2 RSS under valgrind: $from -> $to kB ($pct%, not judged)"
+		elif awk -v p="$pct" 'BEGIN { exit !(p < 5) }'; then
 			ok "$2 RSS after the warm-up: $from -> $to kB ($pct%)"
 		else
 			not_ok "$2 RSS after the warm-up grows < 5%" "$from -> $to kB ($pct%)"
