@@ -32,4 +32,9 @@ struct ctl_command {
 	const char *summary;		/* one line for sluice-ctl -h */
 };
 
+/* The commands (ctl/explain.c, ctl/lists_check.c, ctl/greylist.c). */
+int ctl_explain(const struct ctl_opts *, int argc, char **argv);
+int ctl_lists(const struct ctl_opts *, int argc, char **argv);
+int ctl_greylist(const struct ctl_opts *, int argc, char **argv);
+
 #endif

@@ -24,6 +24,13 @@ static int ctl_help(const struct ctl_opts *, int, char **);
 
 static const struct ctl_command commands[] = {
 	{ "help", ctl_help, "", "this list" },
+	{ "explain", ctl_explain,
+	  "--client IP --from ADDR --to ADDR [--to ADDR...] [--helo NAME] [--sasl USER]\n"
+	  "          [--client-name NAME]",
+	  "what each check of sluice-policyd and each module of sluice-milter would\n"
+	  "      decide for this message, and why; changes nothing in Redis, sends no mail\n"
+	  "      (--from \"\" is the null sender; without --client-name the client's names\n"
+	  "      come from reverse DNS, verified as Postfix does); exit 1 if refused" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
