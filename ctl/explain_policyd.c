@@ -295,8 +295,9 @@ explain_request(struct session *s, const struct policy_request *req, const char 
 			if (reply->verdict_key)
 				snprintf(cur->verdict, sizeof(cur->verdict), "%s=%s",
 					 reply->verdict_key, reply->verdict);
-			else
-				snprintf(cur->verdict, sizeof(cur->verdict), "no opinion");
+			else	/* the daemon logs no verdict of its own */
+				snprintf(cur->verdict, sizeof(cur->verdict), "%s",
+					 reply->details.len ? "no objection" : "no opinion");
 			if (reply->details.len) {
 				/* the check's log fields first, then the keys */
 				size_t d = strlen(reply->details.buf), n = strlen(cur->reason);

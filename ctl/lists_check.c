@@ -4,7 +4,7 @@
  *   sluice-ctl [-c FILE] [--json] lists check
  *
  * Reads every Redis list and map of SPEC.md (sluice:permit:*,
- * sluice:forbid:*, sluice:greylist:*, sluice:internal, sluice:mailboxes,
+ * sluice:forbid:*, sluice:greylist:allow:*, sluice:internal, sluice:mailboxes,
  * sluice:ratelimit:exempt:*, sluice:domainmap, sluice:catchall,
  * sluice:copy:domain, sluice:alias:*; with the configured redis.prefix)
  * with the daemons' own loader (common/lists_read.c, through
