@@ -222,8 +222,10 @@ print_text(const struct explain_input *in, const struct explain_report *rep, FIL
 		}
 		fprintf(out, "\n%-15s %s\n", "check:", f->check);
 		fprintf(out, "%-15s %s\n", "stage:", f->stage);
-		fprintf(out, "%-15s %s%s%s\n", "verdict:", f->verdict, f->final ? " (decides)" : "",
-			f->reached ? "" : " (not reached: an earlier check decided)");
+		fprintf(out, "%-15s %s%s\n", "verdict:", f->verdict,
+			f->reached ? (f->final ? " (decides)" : "")
+			: f->final ? " (would decide; not reached: an earlier check decided)"
+			: " (not reached: an earlier check decided)");
 		if (f->action[0])
 			fprintf(out, "%-15s %s\n", "action:", f->action);
 		if (f->reason[0])
