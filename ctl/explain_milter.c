@@ -143,16 +143,25 @@ smfi_quarantine(SMFICTX *ctx, char *reason)
 	return MI_SUCCESS;
 }
 
+/*
+ * The module running now, for reinject_send(), which gets no SMFICTX.
+ * Owned by explain_milter(): set around each hook, in sluice-ctl's one
+ * thread.
+ */
+static SMFICTX *running;
+
 /* milter/reinject.c is not linked: sluice-ctl never sends mail. */
 int
 reinject_send(const struct endpoint *ep, int timeout_ms, const char *helo, const char *from,
 	      char (*rcpts)[257], size_t nrcpts, const char *msg, size_t len, char *err,
 	      size_t errsize)
 {
-	(void)ep, (void)timeout_ms, (void)helo, (void)rcpts, (void)msg, (void)len;
-	(void)err, (void)errsize;
-	fprintf(stderr, "sluice-ctl: explain: the milter would re-inject a copy from <%s>"
-		" to %zu recipient(s)\n", from, nrcpts);
+	size_t i;
+
+	(void)ep, (void)timeout_ms, (void)helo, (void)msg, (void)len, (void)err, (void)errsize;
+	note(running, "reinject-copy-from=<%s>", from);
+	for (i = 0; i < nrcpts; i++)
+		note(running, "reinject-copy-to=%s", rcpts[i]);
 	return 0;
 }
 
@@ -202,6 +211,7 @@ stage(struct run *run, enum stage st, const char *a, const char *b, struct expla
 			continue;
 		run->ctx.f = f;
 		run->ctx.reply[0] = '\0';
+		running = &run->ctx;
 		switch (st) {
 		case S_CONNECT: if (m->connect) r = m->connect(&call, run->env->lists); break;
 		case S_ENVFROM: if (m->envfrom) r = m->envfrom(&call); break;
@@ -217,6 +227,7 @@ stage(struct run *run, enum stage st, const char *a, const char *b, struct expla
 		if (st == S_EOM && run->line.len > before)
 			explain_addf(f, "%s", run->line.buf + before);
 		run->ctx.f = NULL;
+		running = NULL;
 		if (r == SMFIS_CONTINUE)
 			continue;
 		if (r == SMFIS_ACCEPT && st != S_EOM)

@@ -23,6 +23,8 @@ mkdir -p -m 0755 "$KEYS"
 "$SLUICE_BUILD/sluice-keygen" -d example.test -s s1 -a rsa -o "$KEYS" >/dev/null 2>&1 ||
 	bail_out "sluice-keygen failed"
 chown sluice "$KEYS/example.test.s1.key"
+echo "t-ctl-srs-secret" >"$KEYS/srs.secret"
+chmod 0644 "$KEYS/srs.secret"
 
 HARNESS_POLICYD_EXTRA='test_clock = true;
   greylist = { enabled = true; delay = "2m"; allow_networks = [ ]; spf_bypass = false;
@@ -31,7 +33,8 @@ HARNESS_POLICYD_EXTRA='test_clock = true;
     limit = 4; window = "1h"; direction = "inbound"; } );
   recipients = { validate = "list"; };
   relay = ( { match = "bad.test"; option = "from"; action = "reject"; } );'
-HARNESS_MILTER_EXTRA='always_bcc = "archive@example.test"; spf = true;'
+HARNESS_MILTER_EXTRA="always_bcc = \"archive@example.test\"; spf = true;
+  srs = { domain = \"example.test\"; secret_file = \"$KEYS/srs.secret\"; reinject = \"inet:127.0.0.1:10026\"; };"
 harness_config_extra() {
 	printf 'dkim = { keys = ( { domain = "example.test"; selector = "s1"; key = "%s"; } ); };\n' \
 		"$KEYS/example.test.s1.key"
@@ -42,6 +45,8 @@ harness_start "sluice-t-ctl-$$" || bail_out "harness did not start"
 R() { redis_cli "$@" >/dev/null; }
 R SADD sluice:mailboxes user@example.test a@example.test b@example.test archive@example.test
 R SADD sluice:alias:sales@example.test a@example.test b@example.test
+R SADD sluice:alias:ext@example.test boss@gmail.test
+R SADD sluice:alias:team@example.test a@example.test boss@gmail.test
 R SADD sluice:forbid:ip 127.0.0.66
 R SADD sluice:permit:mailbox friend@sender.test
 sleep 1.5	# the daemons' list caches have the lists
@@ -131,6 +136,14 @@ assert_match "$(finding milter copies reason)" 'add-recipient=<archive@example\.
 assert_match "$(finding milter auth reason)" 'add-header="Authentication-Results: *mx\.example\.test; +spf=' \
 	"explain: inbound: the auth module writes A-R with spf="
 assert_eq "$(finding milter dkim_sign reason)" "" "explain: inbound mail is not signed"
+
+# SRS: an alias to an external target; a mixed one re-injects a copy
+explain_json --client 127.0.0.9 --from b2@sender.test --to ext@example.test
+assert_match "$(finding milter alias reason)" 'change-sender=<SRS0=[^=]+=[^=]+=sender\.test=b2@example\.test>.*add-recipient=<boss@gmail\.test>' \
+	"explain: SRS: the envelope sender of a forwarded alias becomes SRS0"
+explain_json --client 127.0.0.9 --from b2@sender.test --to team@example.test
+assert_match "$(finding milter alias reason)" 'reinject-copy-from=<SRS0=.*reinject-copy-to=boss@gmail\.test' \
+	"explain: SRS split: the external copy would be re-injected (recorded, not sent)"
 
 # outbound, signed with example.test's key s1
 explain_json --client 127.0.0.1 --from me@example.test --to someone@remote.test
