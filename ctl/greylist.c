@@ -61,11 +61,12 @@ json_string(const char *s)
 	putchar('"');
 }
 
+/* Redis's clock (the scripts' own), or -1 when Redis does not answer. */
 static long
 redis_now(struct redis_client *redis)
 {
 	redisReply *r = redis_command(redis, "TIME");
-	long now = 0;
+	long now = -1;
 
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
 	    && r->element[0]->type == REDIS_REPLY_STRING)
@@ -268,7 +269,11 @@ ctl_greylist(const struct ctl_opts *opts, int argc, char **argv)
 		fprintf(stderr, "sluice-ctl greylist: out of memory\n");
 		return 2;
 	}
-	c.now = redis_now(c.redis);
+	if ((c.now = redis_now(c.redis)) < 0) {
+		fprintf(stderr, "sluice-ctl greylist: Redis: %s\n", redis_client_error(c.redis));
+		redis_client_free(c.redis);
+		return 2;
+	}
 	if (opts->json && !c.forget)
 		putchar('[');
 	rc = from ? one_key(&c, k.key, false) : scan_client(&c, &k);
