@@ -91,9 +91,11 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 	      $(filter-out $(BUILD)/milter/main.o,$(MILTER_OBJ))
 
 # sluice-ctl explains decisions with the daemons' own checks and modules:
-# it links their objects (all but each main.c), as the unit tests do.
+# it links their objects (all but each main.c), as the unit tests do, but
+# not milter/reinject.o: explain records a re-injection, never sends one
+# (ctl/explain_milter.c defines reinject_send()).
 $(BUILD)/ctl/%.o: CPPFLAGS += -Ipolicyd -Imilter
-$(BUILD)/sluice-ctl: $(CTL_OBJ) $(UNIT_EXTRA) $(BUILD)/libsluice.a
+$(BUILD)/sluice-ctl: $(CTL_OBJ) $(filter-out $(BUILD)/milter/reinject.o,$(UNIT_EXTRA)) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
 
 # test_postconf checks sluice-ctl's pure generator of Postfix lines.

@@ -7,6 +7,7 @@
  *   lists_refresh()   a new snapshot with every list read again (a full
  *                     re-read), or NULL when Redis failed (the old one is
  *                     then still the one to use).
+ *   lists_refresh_report()  the same, reporting each member it skips.
  *   lists_reload()    a new snapshot in which only the named keys are read
  *                     again; every other list is shared with the old one.
  *   lists_hold(), lists_release()  reference counting; the last release
@@ -88,6 +89,14 @@ void lists_release(const struct lists *lists);
  * stay) skipped, with err naming one. NULL: Redis failed, err says why. */
 struct lists *lists_refresh(const struct lists *old, struct redis_client *redis,
 			    int *skipped, char *err, size_t errsize);
+/* lists_refresh() that also calls fn for every member it skips (key,
+ * the member sanitized as for the log, why) and every key of the wrong
+ * type (member ""): sluice-ctl lists check. */
+typedef void (*lists_skip_fn)(void *arg, const char *key, const char *member,
+			      const char *why);
+struct lists *lists_refresh_report(const struct lists *old, struct redis_client *redis,
+				   lists_skip_fn fn, void *arg, int *skipped, char *err,
+				   size_t errsize);
 struct lists *lists_reload(const struct lists *old, struct redis_client *redis,
 			   const char *const *keys, size_t nkeys, int *skipped,
 			   char *err, size_t errsize);

@@ -28,6 +28,25 @@ is_ip_list(int id)
 	       || id == LIST_RATELIMIT_EXEMPT_IP;
 }
 
+/*
+ * lists_refresh_report()'s callback, for the thread inside that call
+ * only (set and cleared there): the readers below report through it
+ * without a parameter threaded through every one of them.
+ */
+static __thread lists_skip_fn skip_fn;
+static __thread void *skip_arg;
+
+static void
+report_skipped(const char *key, const char *member, const char *why)
+{
+	char clean[PATTERN_ITEM_MAX + 1];
+
+	if (skip_fn == NULL)
+		return;
+	log_sanitize(clean, sizeof(clean), member);
+	skip_fn(skip_arg, key, clean, why);
+}
+
 /* Says why one member was skipped, the first of a refresh: err is logged,
  * and the member came from whoever can write to Redis. */
 static void
@@ -36,6 +55,7 @@ note_skipped(char *err, size_t errsize, const char *key, const char *member,
 {
 	char clean[PATTERN_ITEM_MAX + 1];
 
+	report_skipped(key, member, why);
 	if (err[0] != '\0')
 		return;
 	log_sanitize(clean, sizeof(clean), member);
@@ -140,6 +160,7 @@ scan_key(struct redis_client *redis, const char *cmd, const char *what, page_fn 
 		    || r->element[1]->type != REDIS_REPLY_ARRAY) {
 			snprintf(sink->err, sink->errsize, "%s: %s", sink->key,
 				 r->type == REDIS_REPLY_ERROR ? r->str : what);
+			report_skipped(sink->key, "", what);
 			(*sink->skipped)++;
 			freeReplyObject(r);
 			return READ_WRONGTYPE;
@@ -219,6 +240,7 @@ add_alias(struct strmap *map, const struct lists *lists, const char *key,
 	if (r->type != REDIS_REPLY_ARRAY) {
 		snprintf(err, errsize, "%s: %s", key, r->type == REDIS_REPLY_ERROR ? r->str
 			 : "not a set");
+		report_skipped(key, "", "not a set");
 		return 1;
 	}
 	for (i = 0; i < r->elements; i++) {
@@ -490,3 +512,17 @@ lists_reload(const struct lists *old, struct redis_client *redis, const char *co
 	return rebuild(old, &w, redis, skipped, err, errsize);
 }
 
+
+struct lists *
+lists_refresh_report(const struct lists *old, struct redis_client *redis, lists_skip_fn fn,
+		     void *arg, int *skipped, char *err, size_t errsize)
+{
+	struct lists *next;
+
+	skip_fn = fn;
+	skip_arg = arg;
+	next = lists_refresh(old, redis, skipped, err, errsize);
+	skip_fn = NULL;
+	skip_arg = NULL;
+	return next;
+}

@@ -32,7 +32,10 @@ struct ctl_command {
 	const char *summary;		/* one line for sluice-ctl -h */
 };
 
-/* The commands, one file each. */
+/* The commands, one file each (ctl/NAME.c). */
+int ctl_explain(const struct ctl_opts *, int argc, char **argv);
+int ctl_lists(const struct ctl_opts *, int argc, char **argv);
+int ctl_greylist(const struct ctl_opts *, int argc, char **argv);
 int ctl_postconf(const struct ctl_opts *, int argc, char **argv);
 
 #endif

@@ -24,6 +24,21 @@ static int ctl_help(const struct ctl_opts *, int, char **);
 
 static const struct ctl_command commands[] = {
 	{ "help", ctl_help, "", "this list" },
+	{ "explain", ctl_explain,
+	  "--client IP --from ADDR --to ADDR [--to ADDR...] [--helo NAME] [--sasl USER]\n"
+	  "          [--client-name NAME]",
+	  "what each check of sluice-policyd and each module of sluice-milter would\n"
+	  "      decide for this message, and why; changes nothing in Redis, sends no mail\n"
+	  "      (--from \"\" is the null sender; without --client-name the client's names\n"
+	  "      come from reverse DNS, verified as Postfix does); exit 1 if refused" },
+	{ "lists", ctl_lists, "check",
+	  "the members of the Redis lists and maps the daemons skip (bad CIDRs and\n"
+	  "      regexes, malformed map entries, keys of the wrong type), one line each;\n"
+	  "      exit 1 if any, 0 if all are valid" },
+	{ "greylist", ctl_greylist, "show|forget --client IP [--from ADDR --to ADDR]",
+	  "greylisting state of one triplet, or of every triplet of the client's\n"
+	  "      network (SCAN, at most 100000 keys); forget deletes it, so the next\n"
+	  "      attempt is a new triplet" },
 	{ "postconf", ctl_postconf, "[--main|--master]",
 	  "the main.cf and master.cf lines that follow from sluice.conf, one postconf command each" },
 };

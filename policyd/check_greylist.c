@@ -43,6 +43,7 @@
 
 #include "check.h"
 #include "config_read.h"
+#include "greylist.h"
 #include "patterns.h"
 #include "spf.h"
 #include "triplet.h"
@@ -346,6 +347,26 @@ triplet_parts(const struct greylist *gl, const struct policy_request *req,
 		raw_address(req->recipient, t->recipient, sizeof(t->recipient));
 	return triplet_subject_ip(req->client_address, gl->conf->ipv4_prefix,
 				  gl->conf->ipv6_prefix, t->subject, sizeof(t->subject));
+}
+
+int
+greylist_keys(const struct sluice_config *cfg, const char *client, const char *sender,
+	      const char *recipient, struct greylist_keys *out)
+{
+	struct greylist gl = { .conf = &cfg->policyd.greylist };
+	struct policy_request req = { .client_address = client, .sender = sender,
+				      .recipient = recipient ? recipient : "" };
+	struct triplet_parts t;
+
+	memset(out, 0, sizeof(*out));
+	if (client == NULL || triplet_parts(&gl, &req, &t) < 0
+	    || triplet_awl_key(cfg->redis_prefix, t.subject, out->awl, sizeof(out->awl)) < 0)
+		return -1;
+	snprintf(out->subject, sizeof(out->subject), "%s", t.subject);
+	if (sender && triplet_key(cfg->redis_prefix, t.subject, t.sender, t.recipient,
+				  out->key, sizeof(out->key)) < 0)
+		return -1;
+	return 0;
 }
 
 /* Fills reply->call with a call of script for this triplet. */
