@@ -418,6 +418,19 @@ put_labels(struct text *t, const char *labels, const char *extra)
 	put(t, "{%s%s%s}", labels, *labels && *extra ? "," : "", extra);
 }
 
+/* Nanoseconds as exact decimal seconds: " 5.002000001\n", " 3\n". */
+static void
+put_seconds(struct text *t, uint64_t ns)
+{
+	char frac[16];
+	size_t n;
+
+	snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)(ns % 1000000000u));
+	for (n = strlen(frac); n > 0 && frac[n - 1] == '0'; n--)
+		frac[n - 1] = '\0';
+	put(t, " %llu%s%s\n", (unsigned long long)(ns / 1000000000u), n ? "." : "", frac);
+}
+
 static void
 render_series(struct text *t, const struct family *f, const struct series *s,
 	      const uint64_t *tot, int64_t gauge, long now)
@@ -457,7 +470,7 @@ render_series(struct text *t, const struct family *f, const struct series *s,
 		}
 		put(t, "%s_sum", f->name);
 		put_labels(t, s->labels, "");
-		put(t, " %.9g\n", (double)tot[s->slot + (int)f->nbounds + 1] / 1e9);
+		put_seconds(t, tot[s->slot + (int)f->nbounds + 1]);
 		put(t, "%s_count", f->name);
 		put_labels(t, s->labels, "");
 		put(t, " %llu\n", (unsigned long long)cum);

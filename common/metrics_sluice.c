@@ -226,6 +226,9 @@ metric_init(enum metric_daemon daemon, const char *const *module_names)
 {
 	struct metrics *m = metrics_new();
 
+	/* A second call (unit tests) starts over; daemons call it once. */
+	metrics_free(ids.reg);
+	memset(&ids, 0, sizeof(ids));
 	if (m == NULL || register_common(m) < 0
 	    || (daemon == METRIC_POLICYD ? register_policyd(m)
 					 : register_milter(m, module_names)) < 0) {
