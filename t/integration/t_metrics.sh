@@ -115,6 +115,31 @@ assert_match "$out" '"value":\[[0-9.]+,"2"\]' "prometheus: the counter moved to 
 out=$(api 'histogram_quantile(0.99, sum by (le) (rate(sluice_policyd_decision_seconds_bucket[1m])))')
 assert_match "$out" '"status":"success"' "prometheus: p99 from the latency histogram (the dashboard's query)"
 
+# --- the Grafana dashboard: valid JSON, its names exist, Prometheus runs its queries
+DASH=$T_REPO/contrib/grafana/sluice.json
+check "contrib/grafana/sluice.json is valid JSON" "$T_PY" -m json.tool "$DASH"
+{ scrape "$P_URL"; scrape "$M_URL"; } >"$T_STATE/scraped"
+missing=$("$T_PY" - "$DASH" "$T_STATE/scraped" <<'EOF'
+import json, re, sys
+dash = json.load(open(sys.argv[1]))
+have = {l.split("{")[0].split(" ")[0] for l in open(sys.argv[2]) if not l.startswith("#")}
+used = {n for p in dash["panels"] for t in p.get("targets", [])
+        for n in re.findall(r"sluice_[a-z_]+", t["expr"])}
+print(" ".join(sorted(n for n in used if n not in have)))
+EOF
+)
+assert_eq "$missing" "" "every metric the dashboard uses is served by a daemon"
+bad=0
+while IFS= read -r expr; do
+	out=$(api "$expr")
+	case $out in *'"status":"success"'*) ;; *) bad=$((bad + 1)); diag "query failed: $expr" "$out" ;; esac
+done < <("$T_PY" -c '
+import json, sys
+for p in json.load(open(sys.argv[1]))["panels"]:
+    for t in p.get("targets", []):
+        print(t["expr"].replace("$instance", ".*").replace("$__rate_interval", "1m"))' "$DASH")
+assert_eq "$bad" 0 "prometheus evaluates every query of the dashboard"
+
 # --- bad requests leave the daemons serving --------------------------------
 raw() {	# raw PORT MODE: a hostile client (t/tools style, inline)
 	in_ns "$T_PY" - "$@" <<'EOF'
