@@ -301,25 +301,31 @@ index_of(const char *const *names, size_t n, const char *value, size_t len)
 	return n - 1;	/* "other" (or the last of the set) */
 }
 
-/* The kind of a policy action: its first word. */
+/* Whether action's first word is w (case-insensitive, as Postfix reads it). */
+static inline bool
+first_word_is(const char *action, const char *w, size_t n)
+{
+	return strncasecmp(action, w, n) == 0 && (action[n] == ' ' || action[n] == '\0');
+}
+
+/* The kind of a policy action, told apart by its first letter: this runs
+ * for every answer, so no scan of the whole text. */
 static size_t
 action_kind(const char *action)
 {
-	static const struct { const char *word; size_t kind; } words[] = {
-		{ "DUNNO", 0 }, { "PREPEND", 1 }, { "DEFER_IF_PERMIT", 2 },
-		{ "DEFER_IF_REJECT", 2 }, { "DEFER", 2 }, { "REJECT", 3 }, { "HOLD", 4 },
-		{ "OK", 5 }, { "PERMIT", 5 },
-	};
-	size_t i, len = strcspn(action, " ");
-
-	if (action[0] == '4')
-		return 2;
-	if (action[0] == '5')
-		return 3;
-	for (i = 0; i < N(words); i++)
-		if (strlen(words[i].word) == len && strncasecmp(action, words[i].word, len) == 0)
-			return words[i].kind;
-	return NACTIONS - 1;
+#define IS(w) first_word_is(action, w, sizeof(w) - 1)
+	switch (action[0] | 0x20) {
+	case '4' | 0x20: return 2;
+	case '5' | 0x20: return 3;
+	case 'd': return IS("DUNNO") ? 0 : IS("DEFER_IF_PERMIT") || IS("DEFER")
+				 || IS("DEFER_IF_REJECT") ? 2 : NACTIONS - 1;
+	case 'p': return IS("PREPEND") ? 1 : IS("PERMIT") ? 5 : NACTIONS - 1;
+	case 'r': return IS("REJECT") ? 3 : NACTIONS - 1;
+	case 'h': return IS("HOLD") ? 4 : NACTIONS - 1;
+	case 'o': return IS("OK") ? 5 : NACTIONS - 1;
+	default: return NACTIONS - 1;
+	}
+#undef IS
 }
 
 void
@@ -329,8 +335,11 @@ metric_policyd_decision(const char *verdict_key, const char *action, uint64_t ns
 
 	if (ids.reg == NULL)
 		return;
-	c = index_of(check_keys, NCHECKS, verdict_key ? verdict_key : "action",
-		     strlen(verdict_key ? verdict_key : "action"));
+	if (verdict_key == NULL)
+		verdict_key = "action";
+	for (c = 0; c + 1 < NCHECKS && (check_keys[c][0] != verdict_key[0]
+					  || strcmp(check_keys[c], verdict_key) != 0); c++)
+		;	/* not found: the last, "other" */
 	metrics_add(ids.reg, ids.decisions[c][action_kind(action)], 1);
 	metrics_observe_ns(ids.reg, ids.decision_seconds[c], ns);
 }
