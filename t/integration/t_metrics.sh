@@ -11,8 +11,8 @@ set -u
 command -v prometheus >/dev/null || bail_out "prometheus not installed (run tools/deps.sh)"
 P_URL=http://127.0.0.1:9187/metrics	# policyd
 M_URL=http://127.0.0.1:9188/metrics	# milter
-HARNESS_POLICYD_EXTRA='metrics = "inet:127.0.0.1:9187"; greylist = { delay = 120; allow_networks = [ "127.0.0.40/32" ]; };'
-HARNESS_MILTER_EXTRA='metrics = "inet:127.0.0.1:9188";'
+HARNESS_POLICYD_EXTRA='metrics = "inet:127.0.0.1:9187"; greylist = { delay = 120; allow_networks = [ "127.0.0.9/32" ]; };'
+HARNESS_MILTER_EXTRA='metrics = "inet:127.0.0.1:9188"; spf = true; dkim_verify = true; dmarc = true;'
 PROM_PID=
 cleanup() {
 	[ -z "$PROM_PID" ] || kill "$PROM_PID" 2>/dev/null
@@ -81,6 +81,19 @@ check "milter: dkim_sign_total{result=signed} is 1" test $? -eq 0
 assert_eq "$(value "$M_URL" 'sluice_milter_messages_total{result="accept"}')" 1 "milter: messages_total{result=accept} is 1"
 n=$(value "$M_URL" 'sluice_milter_module_seconds_count{module="dkim_sign"}')
 assert_eq "$n" 1 "milter: dkim_sign's latency observed once"
+
+# An inbound message the milter checks (SPF pass, no DKIM signature,
+# DMARC pass by SPF alignment): results by kind, and its DNS lookups.
+out=$(send_mail --local-interface 127.0.0.9 --from alice@sender.test --to u9@example.test \
+	--header "Subject: metrics inbound $$")
+assert_match "$out" '<- +250 2\.0\.0 Ok: queued' "inbound from an allowlisted client: accepted"
+wait_for 5 sh -c "ip netns exec $HARNESS_NAME curl -s $M_URL | grep -q '^sluice_milter_spf_total{result=\"pass\"} 1\$'"
+check "milter: spf_total{result=pass} is 1" test $? -eq 0
+assert_eq "$(value "$M_URL" 'sluice_milter_dmarc_total{result="pass"}')" 1 "milter: dmarc_total{result=pass} is 1"
+assert_eq "$(value "$M_URL" 'sluice_milter_dkim_verify_total{result="none"}')" 1 "milter: dkim_verify_total{result=none} is 1"
+n=$(value "$M_URL" 'sluice_dns_lookup_seconds_count')
+if [ "${n:-0}" -ge 2 ]; then ok "milter: DNS lookups observed ($n)"; else not_ok "milter: DNS lookups observed" "got '$n'"; fi
+assert_eq "$(value "$M_URL" 'sluice_dns_errors_total')" 0 "milter: no DNS errors"
 
 # --- a real Prometheus scrapes both ----------------------------------------
 PROM=$T_STATE/prometheus
@@ -187,7 +200,7 @@ assert_match "$line" 'summary: decisions=[0-9]+ .*greylist_defer=3 .*redis_error
 	"policyd: SIGUSR1 logs decisions by kind, errors, list age"
 kill -USR1 "$(harness_pid milter)"
 line=$(log_wait "$T_MILTER_LOG" 'summary: ' 5)
-assert_match "$line" 'summary: messages_accept=1 dkim_sign_signed=1 .*redis_errors=0' \
+assert_match "$line" 'summary: messages_accept=2 dkim_sign_signed=1 spf_pass=1 dkim_none=1 dmarc_pass=1 .*redis_errors=0' \
 	"milter: SIGUSR1 logs messages and results"
 check "policyd still running after SIGUSR1" kill -0 "$(harness_pid policyd)"
 check "milter still running after SIGUSR1" kill -0 "$(harness_pid milter)"
@@ -198,5 +211,13 @@ harness_sighup policyd
 log_wait "$T_POLICYD_LOG" 'reload failed' 5 >/dev/null
 assert_eq "$(value "$P_URL" sluice_config_reload_failures_total)" 1 "policyd: reload failure counted"
 assert_eq "$(value "$P_URL" sluice_config_generation)" 1 "policyd: config generation unchanged"
+
+# --- Redis down: errors counted, decisions go on (fail_open) --------------
+kill "$(harness_pid redis)"
+sleep 0.5
+out=$(send_mail --local-interface 127.0.0.23 --from d@nowhere.test --to u4@example.test)
+assert_match "$out" '<- +250 2\.0\.0 Ok: queued' "Redis down: mail goes on (fail_open)"
+n=$(value "$P_URL" sluice_redis_errors_total)
+if [ "${n:-0}" -ge 1 ]; then ok "policyd: Redis errors counted ($n)"; else not_ok "policyd: Redis errors counted" "got '$n'"; fi
 
 done_testing
