@@ -3,13 +3,18 @@
 #   make            build sluice-milter, sluice-policyd, sluice-keygen
 #   make check      install missing Debian packages, build, run all tests
 #   make asan       the same tests with AddressSanitizer and UBSan
-#   make demo       a private Postfix with both daemons, one mail through it
+#   make demo       a private Postfix with both daemons, one message per feature
+#   make man-lint   mandoc -Tlint on man/ and sluice.conf(5) against etc/sluice.conf
 #   make install    PREFIX (default /usr/local) and DESTDIR are honoured
+#   make deb        the Debian package, built in a copy of the tree
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# systemd looks here too (/usr/local/lib/systemd/system for the default
+# PREFIX); the Debian package passes /lib/systemd/system.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR  ?=
 BUILD    ?= build
 
@@ -45,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $(BUILD)/sluice-ctl
 
-.PHONY: all deps check unit integration asan demo demo-stop install clean
+.PHONY: all deps check unit integration asan demo demo-stop install clean man-lint deb
 .PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
@@ -53,9 +58,11 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-rules
 .PHONY: bench-dkim-verify
 .PHONY: bench-dnsbl
+.PHONY: bench-regex-mdwe
 .PHONY: bench-auth
 .PHONY: bench-alias-lists
 .PHONY: bench-metrics
+.PHONY: soak soak-valgrind
 
 all: $(PROGS)
 
@@ -89,6 +96,9 @@ UNIT_EXTRA := $(filter-out $(BUILD)/policyd/main.o,$(POLICYD_OBJ)) \
 $(BUILD)/ctl/%.o: CPPFLAGS += -Ipolicyd -Imilter
 $(BUILD)/sluice-ctl: $(CTL_OBJ) $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LDAP) $(LIBS_MILTER) $(LIBS_CRYPTO) $(LIBS_COMMON)
+
+# test_postconf checks sluice-ctl's pure generator of Postfix lines.
+$(BUILD)/t/test_postconf: $(BUILD)/ctl/postconf_gen.o
 
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(UNIT_EXTRA) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
@@ -152,6 +162,11 @@ demo: deps all
 demo-stop:
 	@bash tools/demo.sh stop $(BUILD)
 
+# The manual pages: lint, settings of sluice.conf(5) against etc/sluice.conf,
+# options against the programs' usage (t/integration/t_manpages.sh).
+man-lint: all
+	@SLUICE_BUILD=$(abspath $(BUILD)) bash t/integration/t_manpages.sh
+
 # Greylisting benchmark: sluice-policyd against postgrey, same load
 # (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
 $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
@@ -214,9 +229,24 @@ bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \
 	 rc=$$?; git worktree remove --force build-old/src; rm -rf build-old; exit $$rc
 
+# bench-regex-mdwe: the lists' regexes with PCRE2's JIT and under the
+# units' MemoryDenyWriteExecute=yes (interpreter), bench/regex-mdwe.c.
+$(BUILD)/bench/regex-mdwe: $(BUILD)/bench/regex-mdwe.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+bench-regex-mdwe: $(BUILD)/bench/regex-mdwe
+	@$(BUILD)/bench/regex-mdwe
+
 # bench-dnsbl: latency of cached requests while a DNSBL zone never answers
 bench-dnsbl: deps $(BUILD)/sluice-policyd
 	@bash bench/dnsbl-isolation.sh $(BUILD)
+
+# The soak of issue 13 (t/soak.sh): SOAK_MINUTES (30) at half the maximum
+# rate with every feature on; RSS, descriptors and Redis keys must hold.
+# soak-valgrind: a shorter run with both daemons under valgrind.
+soak: deps all
+	@bash t/soak.sh $(BUILD)
+soak-valgrind: deps all
+	@SOAK_VALGRIND=1 SOAK_MINUTES=$${SOAK_MINUTES:-6} SOAK_SAMPLE=$${SOAK_SAMPLE:-15} bash t/soak.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
@@ -226,6 +256,22 @@ install: all
 	install -d $(DESTDIR)$(SYSCONFDIR)/sluice
 	test -e $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf || \
 	    install -m 0644 etc/sluice.conf $(DESTDIR)$(SYSCONFDIR)/sluice/sluice.conf
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in contrib/systemd/*.service; do \
+	    sed 's|/usr/sbin/|$(SBINDIR)/|' $$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+
+# deb: dpkg-buildpackage -us -uc -b in a copy of this tree (its clean step
+# is make clean, which must not take build/ from the tests), so that the
+# package is built from exactly the files here; DEB_BUILD_OPTIONS is
+# passed on (nocheck skips the unit tests). Prints the .deb's path.
+DEB_DIR := $(BUILD)/deb
+deb:
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	@tar --exclude='./build*' --exclude=./.git -cf - . | tar -C $(DEB_DIR)/src -xf -
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b -J2
+	@cd $(DEB_DIR) && ls "$$PWD"/sluice_*.deb
 
 clean:
 	rm -rf build build-asan

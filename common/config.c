@@ -549,7 +549,7 @@ read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_con
 {
 	static const char *const members[] = {
 		"user", "hostname", "socket_group", "socket_mode", "redis", "domains",
-		"trusted_networks", "milter", "dkim", "policyd", NULL
+		"trusted_networks", "milter", "dkim", "policyd", "postfix", NULL
 	};
 
 	return cfg_check_members(rd, root, members) < 0
@@ -557,6 +557,7 @@ read_root(struct cfg_reader *rd, const config_setting_t *root, struct sluice_con
 	    || cfg_read_string(rd, root, "hostname", &cfg->hostname) < 0
 	    || read_redis(rd, root, cfg) < 0
 	    || read_domains(rd, root, cfg) < 0
+	    || cfg_read_postfix(rd, root, cfg, &cfg->postfix) < 0
 	    || cfg_read_netlist(rd, root, "trusted_networks", &cfg->trusted_networks) < 0
 	    || read_milter(rd, root, &cfg->milter) < 0
 	    || read_dkim(rd, root, &cfg->dkim) < 0
@@ -653,5 +654,6 @@ config_free(struct sluice_config *cfg)
 	strlist_free(&cfg->policyd.greylist.allow_senders);
 	strlist_free(&cfg->policyd.greylist.allow_recipients);
 	ratelimit_conf_free(&cfg->policyd.ratelimit);
+	postfix_conf_free(&cfg->postfix);
 	free(cfg);
 }

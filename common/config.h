@@ -209,6 +209,52 @@ struct lists_conf {
 	long resync;		/* seconds between safety-net full re-reads */
 };
 
+/*
+ * The postfix group (config_postfix.c): Postfix-only settings that the
+ * daemons accept and ignore; `sluice-ctl postconf` turns them into
+ * main.cf and master.cf lines. A hop is a smarthost or one of
+ * NethServer's relay rules.
+ */
+enum pf_rule_type { PF_RULE_SENDER, PF_RULE_RECIPIENT, PF_RULE_DEFAULT };
+enum pf_tls { PF_TLS_NONE, PF_TLS_MAY, PF_TLS_ENCRYPT, PF_TLS_DANE, PF_TLS_DANE_ONLY,
+	      PF_TLS_VERIFY, PF_TLS_SECURE };
+#define PF_RELAY_RULES_MAX 256	/* each is one entry of an inline: table */
+
+struct pf_hop {
+	enum pf_rule_type type;
+	char *match;		/* sender/recipient: lowercase address or domain */
+	struct relay_hop hop;	/* host ("" when unset) and port */
+	enum pf_tls tls;
+	bool implicit_tls;	/* TLS from the first byte (port 465) */
+	char *sasl_user;	/* NULL: no SASL */
+	char *sasl_password_file;	/* the admin's Postfix map file */
+	char *source;		/* "FILE:LINE" of the entry */
+};
+
+struct postfix_conf {
+	int message_size_mb;	/* message_size_limit, megabytes */
+	bool helo_required;
+	bool accept_unresolvable_domains;	/* off: reject_unknown_sender_domain */
+	long queue_lifetime;	/* seconds */
+	bool no_address_mappings;	/* receive_override_options */
+	struct {
+		bool enabled;
+		char *service;	/* master.cf name of the public smtpd ("smtp") */
+		long greet_wait;	/* seconds */
+		long cache_retention;	/* a passed client is remembered this long */
+	} postscreen;
+	struct {
+		bool enabled;
+		int connections;	/* at once per client (anvil) */
+		int rate;		/* connections per window per client */
+		long window;		/* anvil_rate_time_unit, seconds */
+	} client_limits;
+	bool smarthost_set;
+	struct pf_hop smarthost;	/* the default rule, however written */
+	struct pf_hop *rules;	/* sender and recipient rules, in file order */
+	size_t rule_count;
+};
+
 struct sluice_config {
 	char *path;
 	char *user;		/* unprivileged user the daemons become */
@@ -226,7 +272,11 @@ struct sluice_config {
 	struct milter_conf milter;
 	struct dkim_conf dkim;
 	struct policyd_conf policyd;
+	struct postfix_conf postfix;	/* read by sluice-ctl postconf only */
 };
+
+/* "none", "may", "encrypt", ...: Postfix's name of a TLS level */
+const char *postfix_tls_name(enum pf_tls tls);
 
 struct sluice_config *config_load(const char *path, char *err, size_t errsize);
 void config_free(struct sluice_config *cfg);

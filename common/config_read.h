@@ -92,4 +92,9 @@ int cfg_read_ratelimit(struct cfg_reader *rd, const config_setting_t *policyd,
 		       struct ratelimit_conf *rl);
 void ratelimit_conf_free(struct ratelimit_conf *rl);
 
+/* The postfix group, in config_postfix.c (domains are read before it). */
+int cfg_read_postfix(struct cfg_reader *rd, const config_setting_t *root,
+		     const struct sluice_config *cfg, struct postfix_conf *pf);
+void postfix_conf_free(struct postfix_conf *pf);
+
 #endif

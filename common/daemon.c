@@ -6,6 +6,14 @@
  * last-but-before-serving is what lets a daemon bind /run/sluice or a low
  * port while never parsing a byte from the network as root.
  *
+ * /run is emptied at boot, so /run/sluice is gone on a machine without
+ * systemd's RuntimeDirectory= (or tmpfiles): daemon_prepare_dirs() makes
+ * it as make install's README says (0750, owner the user we become so
+ * that we can remove our files at exit, group postfix so that Postfix
+ * can reach the sockets). Only the last component is made, and only as
+ * root: a daemon never builds a tree of directories, and when it cannot
+ * make one it says the one command that does.
+ *
  * The pid file is removed at exit only while it still names us: during a
  * restart the new instance writes its pid before the old one is gone, and
  * the old one must not take the new one's file with it.
@@ -106,6 +114,93 @@ daemon_detach(char *err, size_t errsize)
 			close(fd);
 	}
 	return chdir("/") < 0 ? -1 : 0;
+}
+
+/* The directory part of path ("/" for "/x", "." for "x"). */
+static void
+dir_of(const char *path, char *dir, size_t dirsize)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(dir, dirsize, ".");
+	else if (slash == path)
+		snprintf(dir, dirsize, "/");
+	else
+		snprintf(dir, dirsize, "%.*s", (int)(slash - path), path);
+}
+
+/* 0 exists, 1 made, -1 error (in msg); what: "pid file" or "socket". */
+static int
+prepare_dir(const struct sluice_config *cfg, const char *what, const char *path,
+	    char *msg, size_t msgsize)
+{
+	char dir[4096];
+	const char *group = cfg->socket_group ? cfg->socket_group : "postfix";
+	struct passwd *pw;
+	struct stat st;
+
+	dir_of(path, dir, sizeof(dir));
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(msg, msgsize, "%s %s: %s is not a directory", what, path, dir);
+		return -1;
+	}
+	if (errno != ENOENT) {
+		snprintf(msg, msgsize, "%s %s: directory %s: %s", what, path, dir, strerror(errno));
+		return -1;
+	}
+	if (geteuid() != 0) {
+		snprintf(msg, msgsize, "%s %s: directory %s does not exist; as root: "
+			 "install -d -m 0750 -o %s -g %s %s (a daemon started as root, or by "
+			 "its systemd unit, makes it)", what, path, dir, cfg->user,
+			 group, dir);
+		return -1;
+	}
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		snprintf(msg, msgsize, "%s %s: cannot make directory %s: user '%s' does not "
+			 "exist (create it, or set user = ...)", what, path, dir, cfg->user);
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(msg, msgsize, "%s %s: cannot make directory %s: %s%s", what, path, dir,
+			 strerror(errno), errno == ENOENT ? " (its parent is missing too)" : "");
+		return -1;
+	}
+	/* 0700 until it has its owner, then 0750: never open to the wrong group. */
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)
+	    || chown(dir, pw->pw_uid, cfg->socket_gid) < 0 || chmod(dir, 0750) < 0) {
+		snprintf(msg, msgsize, "%s %s: cannot set owner %s, group %s, mode 0750 of "
+			 "directory %s: %s", what, path, cfg->user, group, dir, strerror(errno));
+		return -1;
+	}
+	snprintf(msg, msgsize, "made directory %s (owner %s, group %s, mode 0750) for the %s",
+		 dir, cfg->user, group, what);
+	return 1;
+}
+
+int
+daemon_prepare_dirs(const struct sluice_config *cfg, const struct endpoint *listen,
+		    const char *pid_file, char *msg, size_t msgsize)
+{
+	char made[512];
+	int rc, any = 0;
+
+	msg[0] = made[0] = '\0';
+	if (listen->kind == ENDPOINT_UNIX) {
+		if ((rc = prepare_dir(cfg, "socket", listen->path, msg, msgsize)) < 0)
+			return -1;
+		if (rc > 0) {
+			snprintf(made, sizeof(made), "%s", msg);
+			any = 1;
+		}
+	}
+	if ((rc = prepare_dir(cfg, "pid file", pid_file, msg, msgsize)) < 0)
+		return -1;
+	if (rc == 0 && any)
+		snprintf(msg, msgsize, "%s", made);
+	return rc > 0 || any;
 }
 
 int

@@ -8,6 +8,15 @@
  *                        on stderr and returns NULL; with -t the daemon
  *                        then opens its checks or modules and reports.
  *   daemon_detach()      into the background unless -f.
+ *   daemon_prepare_dirs() makes sure the directory of the unix socket
+ *                        (when listen is unix:) and of the pid file
+ *                        exist: a missing one is made (one level, mode
+ *                        0750, owner the config's user, group
+ *                        socket_group) when we are root, else it is a
+ *                        one-line error saying the command that makes
+ *                        it. Returns 1 with what it made in msg, 0 when
+ *                        nothing was needed, -1 with the error in msg.
+ *                        Run as root before the sockets are opened.
  *   daemon_write_pidfile(), daemon_drop_privileges() (run as root only:
  *                        setgroups, setgid, setuid to the config's user,
  *                        and a check that root cannot be regained).
@@ -44,6 +53,8 @@ void daemon_parse_args(int argc, char **argv, const char *progname,
 		       struct daemon_args *out);
 struct sluice_config *daemon_load_config(const struct daemon_args *args);
 int daemon_detach(char *err, size_t errsize);
+int daemon_prepare_dirs(const struct sluice_config *cfg, const struct endpoint *listen,
+			const char *pid_file, char *msg, size_t msgsize);
 int daemon_write_pidfile(const char *path, char *err, size_t errsize);
 int daemon_remove_pidfile(const char *path, char *err, size_t errsize);
 rlim_t daemon_raise_nofile(rlim_t want, char *msg, size_t msgsize);

@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,13 +57,33 @@ log_register_atfork(void)
 	(void)pthread_atfork(NULL, NULL, log_pid_refresh);
 }
 
+/*
+ * Whether stderr is the journal (systemd sets JOURNAL_STREAM=DEV:INODE of
+ * the stream it gave us). Under systemd, -f keeps the daemon in the
+ * foreground for Type=notify, and syslog() already reaches the journal
+ * through /dev/log: copying each line to stderr as well would put every
+ * line in the journal twice. Errors before log_open() (a bad config)
+ * still go to stderr and so to the journal.
+ */
+static bool
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_open(const char *ident, bool also_stderr)
 {
 	static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 	log_ident = ident;
-	log_to_stderr = also_stderr;
+	log_to_stderr = also_stderr && !stderr_is_journal();
 	log_pid_refresh();
 	pthread_once(&atfork_once, log_register_atfork);
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);

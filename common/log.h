@@ -3,7 +3,8 @@
  * in foreground mode, to stderr as well.
  *
  * Interface:
- *   log_open()     ident ("sluice-policyd") and whether to copy to stderr.
+ *   log_open()     ident ("sluice-policyd") and whether to copy to stderr
+ *                  (not when stderr is the journal: see log.c).
  *   log_msg()      printf-style, with a syslog priority.
  *   struct logline and logline_*(): build one decision line piece by
  *                  piece ("4F1A2B3C: greylist=defer client=...") in a fixed

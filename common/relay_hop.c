@@ -21,8 +21,8 @@ fail(const char **why, const char *reason)
 }
 
 /* "host", "host:port", "[literal]", "[literal]:port" */
-static int
-parse_hop(const char *text, struct relay_hop *hop, const char **why)
+int
+relay_hop_parse(const char *text, struct relay_hop *hop, const char **why)
 {
 	const char *host_end, *port = NULL;
 	size_t len;
@@ -88,7 +88,7 @@ relay_entry_parse(const char *entry, char *domain, size_t domain_size,
 	domain[len] = '\0';
 	if ((reason = cfg_check_domain(domain)) != NULL)
 		return fail(why, reason);
-	if (bar && parse_hop(bar + 1, &h, why) < 0)
+	if (bar && relay_hop_parse(bar + 1, &h, why) < 0)
 		return -1;
 	if (hop)
 		*hop = h;

@@ -7,6 +7,8 @@
  *                        "domain|[192.0.2.1]:2525", "domain|[2001:db8::1]:25")
  *                        into the domain and its hop; -1 with a reason.
  *   relay_entry_check()  the same as a cfg_item_check (NULL or a reason).
+ *   relay_hop_parse()    the hop alone: "host", "host:port", "[literal]",
+ *                        "[literal]:port" (sluice.conf's postfix group).
  *
  * Contract: the domain is checked as a domain name, the host as a host
  * name or an IP literal (IPv6 only in brackets, as Postfix writes it), the
@@ -29,5 +31,6 @@ struct relay_hop {
 int relay_entry_parse(const char *entry, char *domain, size_t domain_size,
 		      struct relay_hop *hop, const char **why);
 const char *relay_entry_check(const char *entry);
+int relay_hop_parse(const char *text, struct relay_hop *hop, const char **why);
 
 #endif

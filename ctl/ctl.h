@@ -32,4 +32,7 @@ struct ctl_command {
 	const char *summary;		/* one line for sluice-ctl -h */
 };
 
+/* The commands, one file each. */
+int ctl_postconf(const struct ctl_opts *, int argc, char **argv);
+
 #endif

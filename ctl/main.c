@@ -24,6 +24,8 @@ static int ctl_help(const struct ctl_opts *, int, char **);
 
 static const struct ctl_command commands[] = {
 	{ "help", ctl_help, "", "this list" },
+	{ "postconf", ctl_postconf, "[--main|--master]",
+	  "the main.cf and master.cf lines that follow from sluice.conf, one postconf command each" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -54,6 +54,7 @@
 #include "metrics_http.h"
 #include "metrics_sluice.h"
 #include "milter.h"
+#include "notify.h"
 #include "version.h"
 
 #define STOP_GRACE_SECONDS 30
@@ -131,7 +132,7 @@ milter_thread(void *arg)
 	return NULL;
 }
 
-static void
+static int
 reload(const char *path)
 {
 	char err[1024];
@@ -140,14 +141,15 @@ reload(const char *path)
 	if (cfg == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		metric_config_reload_failed();
-		return;
+		return -1;
 	}
 	if (milter_config_swap(cfg, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		metric_config_reload_failed();
-		return;
+		return -1;
 	}
 	log_info("configuration reloaded from %s", path);
+	return 0;
 }
 
 static void
@@ -181,7 +183,9 @@ serve_signals(int sig_fd, const char *config_path)
 		}
 		if (n != (ssize_t)sizeof(si) || si.ssi_signo != SIGHUP)
 			return;
-		reload(config_path);
+		notify_reloading();
+		notify_ready(reload(config_path) == 0 ? "configuration reloaded"
+			     : "reload failed: running the previous configuration");
 	}
 }
 
@@ -246,6 +250,14 @@ main(int argc, char **argv)
 		log_error("start-up: out of memory");
 		return 1;
 	}
+	if ((rc = daemon_prepare_dirs(cfg, &cfg->milter.listen, pid_file, err, sizeof(err))) < 0) {
+		log_error("start-up: %s", err);
+		milter_config_release();
+		free(pid_file);
+		return 1;
+	}
+	if (rc > 0)
+		log_info("%s", err);
 	if ((rc = endpoint_check_dir(&cfg->milter.listen, err, sizeof(err))) < 0) {
 		log_error("start-up: %s", err);
 		return 1;
@@ -287,8 +299,10 @@ main(int argc, char **argv)
 	}
 	pthread_detach(thread);
 	log_info("sluice-milter %s listening on %s", SLUICE_VERSION, where);
+	notify_ready(where);
 	serve_signals(sig_fd, args.config_path);
 
+	notify_stopping();
 	log_info("stopping: no new connections");
 	atomic_store(&stopping, true);
 	if (endpoint_remove(&bound) < 0)

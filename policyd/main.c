@@ -52,6 +52,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	endpoint_format(&cfg->policyd.listen, where, sizeof(where));
+	if ((rc = daemon_prepare_dirs(cfg, &cfg->policyd.listen, cfg->policyd.pid_file, err,
+				      sizeof(err))) < 0) {
+		log_error("start-up: %s", err);
+		config_free(cfg);
+		return 1;
+	}
+	if (rc > 0)
+		log_info("%s", err);
 	if ((rc = endpoint_check_dir(&cfg->policyd.listen, err, sizeof(err))) < 0) {
 		log_error("cannot listen: %s", err);
 		return 1;

@@ -30,6 +30,7 @@
 #include "list_cache.h"
 #include "log.h"
 #include "metrics_sluice.h"
+#include "notify.h"
 #include "server.h"
 #include "job_pool.h"
 #include "spf_pool.h"
@@ -130,7 +131,7 @@ publish_config(struct server_shared *shared, struct sluice_config *cfg)
 	return 0;
 }
 
-static void
+static int
 reload(struct server_shared *shared, const char *path, struct worker **workers, int count)
 {
 	char err[1024];
@@ -141,13 +142,13 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 	if (cfg == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		metric_config_reload_failed();
-		return;
+		return -1;
 	}
 	if ((chain = check_chain_open(cfg, err, sizeof(err))) == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		metric_config_reload_failed();
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	check_chain_close(chain);
 	fit_file_limit(cfg, count);
@@ -163,12 +164,13 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 	if (publish_config(shared, cfg) < 0) {
 		log_error("reload failed: out of memory");
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	list_cache_configure(shared->lists, cfg);
 	for (i = 0; i < count; i++)
 		worker_wake(workers[i]);
 	log_info("configuration reloaded from %s", path);
+	return 0;
 }
 
 static int
@@ -204,7 +206,9 @@ serve_signals(struct server_shared *shared, const char *path, struct worker **wo
 		}
 		if (n != (ssize_t)sizeof(si) || si.ssi_signo != SIGHUP)
 			return;
-		reload(shared, path, workers, count);
+		notify_reloading();
+		notify_ready(reload(shared, path, workers, count) == 0 ? "configuration reloaded"
+			     : "reload failed: running the previous configuration");
 	}
 }
 
@@ -251,8 +255,11 @@ server_run(struct sluice_config *cfg, const char *config_path, int listen_fd)
 			break;
 		}
 	}
-	if (started == count)
+	if (started == count) {
+		notify_ready("serving");
 		serve_signals(&shared, config_path, workers, count, sig_fd);
+	}
+	notify_stopping();
 	log_info("stopping: %d connection(s) open, answering requests in flight",
 		 atomic_load(&shared.connections));
 	atomic_store(&shared.stopping, true);
