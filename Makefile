@@ -61,6 +61,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-regex-mdwe
 .PHONY: bench-auth
 .PHONY: bench-alias-lists
+.PHONY: bench-metrics
 .PHONY: soak soak-valgrind
 
 all: $(PROGS)
@@ -191,6 +192,13 @@ $(BUILD)/bench/access-decide: $(BUILD)/bench/access-decide.o $(BUILD)/libsluice.
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
 bench-access: $(BUILD)/bench/access-decide
 	@$(BUILD)/bench/access-decide
+
+# bench-metrics: CPU per counter add, histogram observation and policyd's
+# decision hook, and per scrape (bench/metrics-bench.c).
+$(BUILD)/bench/metrics-bench: $(BUILD)/bench/metrics-bench.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_COMMON) -lpthread
+bench-metrics: $(BUILD)/bench/metrics-bench
+	@$(BUILD)/bench/metrics-bench $(ROUNDS)
 
 bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 	@bash bench/greylist-vs-postgrey.sh $(BUILD); rc=$$?; \

@@ -17,6 +17,9 @@
 # of one run, rounds interleaved, is the figure to quote.
 #
 # Environment: ROUNDS [5] DURATION [5] WARMUP [1] CONNS [8] KEEP=1
+#   NEW_EXTRA   settings added to NEW's policyd group only (e.g. metrics =
+#               "inet:127.0.0.1:19187";) to compare two configs of one build
+#   SCRAPE      a URL fetched every second during the rounds (a Prometheus)
 set -u
 OLD=${1:?usage: policyd-cpu.sh OLD_BUILD NEW_BUILD}
 NEW=${2:?usage: policyd-cpu.sh OLD_BUILD NEW_BUILD}
@@ -56,9 +59,10 @@ done
 
 # start NAME BUILD: a daemon of BUILD answering on $STATE/NAME.sock.
 start() {
-	local name=$1 build=$2 spf=
+	local name=$1 build=$2 spf= extra=
 	grep -aq spf_bypass "$build/sluice-policyd" && spf="spf_bypass = false;"
 	grep -aq spf_domain_triplet "$build/sluice-policyd" && spf="$spf spf_domain_triplet = false;"
+	[ "$name" = new ] && extra=${NEW_EXTRA:-}
 	cat >"$STATE/$name.conf" <<EOF
 user = "sluice";
 redis = { socket = "$REDIS_SOCK"; prefix = "$name:"; };
@@ -66,7 +70,7 @@ domains = { local = [ "example.com" ]; relay = [ ]; };
 policyd = {
   listen = "unix:$STATE/$name.sock";
   pid_file = "$STATE/$name.pid";
-  fail_open = false;
+  fail_open = false; $extra
   greylist = { enabled = true; delay = 3600; allow_networks = [ ]; $spf };
 };
 EOF
@@ -82,6 +86,11 @@ EOF
 }
 start old "$OLD"
 start new "$NEW"
+
+if [ -n "${SCRAPE:-}" ]; then
+	while sleep 1; do curl -s -o /dev/null --max-time 1 "$SCRAPE"; done &
+	PIDS[scraper]=$!
+fi
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }

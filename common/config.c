@@ -322,7 +322,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 	static const char *const members[] = {
 		"listen", "pid_file", "authserv_id", "spf", "dkim_verify", "dmarc",
 		"dmarc_reject", "dmarc_quarantine", "dns_timeout", "always_bcc", "incoming_copy",
-		"outgoing_copy", "fail_open", "srs", NULL
+		"outgoing_copy", "fail_open", "srs", "metrics", NULL
 	};
 	static const char *const copies[] = { "always_bcc", "incoming_copy", "outgoing_copy" };
 	char **copy_fields[] = { &m->always_bcc, &m->incoming_copy, &m->outgoing_copy };
@@ -336,6 +336,7 @@ read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_c
 		return 0;
 	if (cfg_check_members(rd, g, members) < 0
 	    || cfg_read_endpoint(rd, g, "listen", &m->listen) < 0
+	    || cfg_read_metrics_endpoint(rd, g, &m->metrics_set, &m->metrics) < 0
 	    || cfg_read_string(rd, g, "pid_file", &m->pid_file) < 0
 	    || cfg_read_string(rd, g, "authserv_id", &m->authserv_id) < 0
 	    || cfg_read_bool(rd, g, "spf", &m->spf) < 0

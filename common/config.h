@@ -83,6 +83,8 @@ struct milter_conf {
 		int line;		/* of the group, for errors */
 	} srs;
 	bool fail_open;		/* no lists ever loaded: accept (true) or 451 */
+	bool metrics_set;	/* milter.metrics given: serve /metrics */
+	struct endpoint metrics;
 };
 
 struct dkim_conf {
@@ -197,6 +199,8 @@ struct policyd_conf {
 	bool enforce_sender_login;
 	struct access_conf access;	/* relay, reverse DNS reply */
 	struct dnsbl_conf dnsbl;
+	bool metrics_set;	/* policyd.metrics given: serve /metrics */
+	struct endpoint metrics;
 };
 
 /* How the list cache reads Redis (list_cache.h). */

@@ -77,7 +77,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 		"idle_timeout", "request_timeout", "test_clock", "spf_timeout",
 		"greylist", "ratelimit", "ratelimit_exempt", "recipients", "relay", "max_recipients",
 		"require_reverse_dns", "enforce_sender_login", "relay_exact_domain",
-		"reverse_dns_code", "dnsbl", NULL
+		"reverse_dns_code", "dnsbl", "metrics", NULL
 	};
 	const config_setting_t *g;
 
@@ -87,6 +87,7 @@ cfg_read_policyd(struct cfg_reader *rd, const config_setting_t *root,
 		return 0;
 	return cfg_check_members(rd, g, members) < 0
 	    || cfg_read_endpoint(rd, g, "listen", &p->listen) < 0
+	    || cfg_read_metrics_endpoint(rd, g, &p->metrics_set, &p->metrics) < 0
 	    || cfg_read_string(rd, g, "pid_file", &p->pid_file) < 0
 	    || cfg_read_bool(rd, g, "fail_open", &p->fail_open) < 0
 	    || cfg_read_int(rd, g, "max_connections", 1, 100000, &p->max_connections) < 0

@@ -437,3 +437,26 @@ cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,
 		return cfg_fail(rd, s, "%s: '%s': %s", name, v, why);
 	return 0;
 }
+
+int
+cfg_read_metrics_endpoint(struct cfg_reader *rd, const config_setting_t *group,
+			  bool *set, struct endpoint *out)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, "metrics") : NULL;
+	const char *v;
+
+	*set = false;
+	if (s == NULL)
+		return 0;
+	if ((v = config_setting_get_string(s)) == NULL)
+		return cfg_fail(rd, s, "metrics: must be a string like \"inet:127.0.0.1:9187\"");
+	if (*v == '\0')
+		return 0;	/* "": off, as when unset */
+	if (cfg_read_endpoint(rd, group, "metrics", out) < 0)
+		return -1;
+	if (out->kind != ENDPOINT_INET)
+		return cfg_fail(rd, s, "metrics: '%s': must be inet:HOST:PORT "
+				"(Prometheus scrapes over TCP)", v);
+	*set = true;
+	return 0;
+}

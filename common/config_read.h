@@ -62,6 +62,10 @@ int cfg_read_netlist(struct cfg_reader *rd, const config_setting_t *group,
 			const char *name, struct net_list *out);
 int cfg_read_endpoint(struct cfg_reader *rd, const config_setting_t *group,
 			 const char *name, struct endpoint *out);
+/* milter.metrics, policyd.metrics: an inet: endpoint (Prometheus scrapes
+ * over TCP); *set false when absent or "" (metrics off). */
+int cfg_read_metrics_endpoint(struct cfg_reader *rd, const config_setting_t *group,
+			      bool *set, struct endpoint *out);
 
 /* The first line of a password file into out (size bytes, at most). */
 int cfg_read_password_file(struct cfg_reader *rd, const config_setting_t *where,

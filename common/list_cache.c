@@ -25,6 +25,7 @@
 
 #include "list_cache.h"
 #include "log.h"
+#include "metrics_sluice.h"
 
 #define DEBOUNCE_MS 20		/* gather a burst of changes into one read */
 #define DEBOUNCE_KEYS 64	/* more changed keys than this: read everything */
@@ -97,6 +98,7 @@ publish(struct refresher *r, struct lists *next)
 	pthread_cond_broadcast(&cache->loaded_cond);
 	pthread_mutex_unlock(&cache->lock);
 	atomic_fetch_add(&cache->generation, 1);
+	metric_lists_published(next);
 	lists_release(old);
 	lists_release(r->lists);
 	r->lists = next;
@@ -105,6 +107,7 @@ publish(struct refresher *r, struct lists *next)
 static void
 warn_failure(struct refresher *r, const char *why)
 {
+	metric_lists_failed();
 	if (due(&r->failure_warned, time(NULL)))
 		log_warning("redis lists not refreshed, using the last ones: %s", why);
 }

@@ -38,6 +38,12 @@ static const char *const list_suffix[LIST_COUNT] = {
 	[LIST_RATELIMIT_EXEMPT_SASL] = "ratelimit:exempt:sasl",
 };
 
+const char *
+lists_name(enum list_id id)
+{
+	return id >= 0 && id < LIST_COUNT ? list_suffix[id] : "";
+}
+
 const char *const lists_tracked_prefixes[] = {
 	"permit:", "forbid:", "greylist:allow:", "internal", "mailboxes",
 	"ratelimit:exempt:", "domainmap", "catchall", "copy:", "alias:", NULL

@@ -114,6 +114,8 @@ size_t lists_entries(const struct lists *lists);
 size_t lists_key_entries(const struct lists *lists, const char *key);
 /* The list with the most /regex/ members (NULL if none has any). */
 const char *lists_most_regexes(const struct lists *lists, size_t *count);
+/* A list's key without the prefix ("permit:ip"), for metrics. */
+const char *lists_name(enum list_id id);
 /* The key prefixes a change notification must cover (for CLIENT
  * TRACKING ... PREFIX), NULL-terminated, without the common prefix. */
 extern const char *const lists_tracked_prefixes[];

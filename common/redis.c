@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics_sluice.h"
 #include "redis.h"
 
 #define BACKOFF_FIRST_MS	100
@@ -463,13 +464,19 @@ redis_command(struct redis_client *client, const char *fmt, ...)
 	redisReply *reply;
 	va_list ap;
 
-	if ((ctx = link_up(client)) == NULL)
+	uint64_t t0 = metric_now_ns();
+
+	if ((ctx = link_up(client)) == NULL) {
+		metric_redis(metric_now_ns() - t0, true);
 		return NULL;
+	}
 	errno = 0;
 	va_start(ap, fmt);
 	reply = redisvCommand(ctx, fmt, ap);
 	va_end(ap);
-	return finish(client, reply, errno);
+	reply = finish(client, reply, errno);
+	metric_redis(metric_now_ns() - t0, reply == NULL);
+	return reply;
 }
 
 redisReply *
@@ -479,11 +486,17 @@ redis_command_argv(struct redis_client *client, int argc,
 	redisContext *ctx;
 	redisReply *reply;
 
-	if ((ctx = link_up(client)) == NULL)
+	uint64_t t0 = metric_now_ns();
+
+	if ((ctx = link_up(client)) == NULL) {
+		metric_redis(metric_now_ns() - t0, true);
 		return NULL;
+	}
 	errno = 0;
 	reply = redisCommandArgv(ctx, argc, argv, argvlen);
-	return finish(client, reply, errno);
+	reply = finish(client, reply, errno);
+	metric_redis(metric_now_ns() - t0, reply == NULL);
+	return reply;
 }
 
 int
@@ -491,12 +504,15 @@ redis_pipeline(struct redis_client *client, int count, const int *argcs,
 	       const char **const *argvs, redisReply **replies)
 {
 	redisContext *ctx;
+	uint64_t t0 = metric_now_ns();
 	int i, j;
 
 	for (i = 0; i < count; i++)
 		replies[i] = NULL;
-	if ((ctx = link_up(client)) == NULL)
+	if ((ctx = link_up(client)) == NULL) {
+		metric_redis(metric_now_ns() - t0, true);
 		return -1;
+	}
 	for (i = 0; i < count; i++)
 		if (redisAppendCommandArgv(ctx, argcs[i], argvs[i], NULL) != REDIS_OK)
 			break;
@@ -517,10 +533,12 @@ redis_pipeline(struct redis_client *client, int count, const int *argcs,
 			replies[j] = NULL;
 		}
 		finish(client, NULL, saved);
+		metric_redis(metric_now_ns() - t0, true);
 		return -1;
 	}
 	for (j = 0; j < count; j++)
 		finish(client, replies[j], 0);
+	metric_redis(metric_now_ns() - t0, false);
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 
 #include "dns.h"
 #include "dns_cache.h"
+#include "metrics_sluice.h"
 
 #define DNS_CACHE_ENTRIES 50000
 
@@ -317,6 +318,10 @@ dns_lookup(struct dns_resolver *r, const char *name, int type, struct dns_budget
 		budget->timed_out = true;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* A lookup that went to the network (not the cache): its latency;
+	 * an error is a timeout or a resolver failure, not "no such name". */
+	metric_dns((uint64_t)(now.tv_sec - start.tv_sec) * 1000000000u
+		   + (uint64_t)(now.tv_nsec - start.tv_nsec), out->status == DNS_TEMPFAIL);
 	budget->remaining_ms -= elapsed_ms(&start, &now);
 	if (budget->timed_out && budget->remaining_ms > 0)
 		budget->remaining_ms = 0;

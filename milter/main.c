@@ -1,8 +1,9 @@
 /*
  * main.c - sluice-milter: start-up, signals, graceful stop.
  *
- * Signals. SIGHUP reloads, SIGTERM and SIGINT stop; nothing else. main()
- * blocks all three before any thread exists, so every thread (ours and
+ * Signals. SIGHUP reloads, SIGTERM and SIGINT stop, SIGUSR1 logs the
+ * metrics summary line; nothing else. main() blocks all four before any
+ * thread exists, so every thread (ours and
  * libmilter's) inherits the mask, and the main thread alone reads them
  * from a signalfd. Standard signals do not queue: however many SIGHUPs
  * arrive while a reload runs, one is pending afterwards and makes one
@@ -50,6 +51,8 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "metrics_sluice.h"
 #include "milter.h"
 #include "notify.h"
 #include "version.h"
@@ -74,6 +77,7 @@ sigwait(const sigset_t *restrict set, int *restrict sig)
 	sigdelset(&rest, SIGHUP);
 	sigdelset(&rest, SIGTERM);
 	sigdelset(&rest, SIGINT);
+	sigdelset(&rest, SIGUSR1);
 	if (sigisemptyset(&rest))
 		for (;;)
 			pause();
@@ -136,10 +140,12 @@ reload(const char *path)
 
 	if (cfg == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		metric_config_reload_failed();
 		return -1;
 	}
 	if (milter_config_swap(cfg, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		metric_config_reload_failed();
 		return -1;
 	}
 	log_info("configuration reloaded from %s", path);
@@ -168,6 +174,13 @@ serve_signals(int sig_fd, const char *config_path)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1) {
+			char line[LOGLINE_MAX];
+
+			metric_summary(line, sizeof(line));
+			log_info("%s", line);
+			continue;
+		}
 		if (n != (ssize_t)sizeof(si) || si.ssi_signo != SIGHUP)
 			return;
 		notify_reloading();
@@ -200,14 +213,16 @@ main(int argc, char **argv)
 	struct endpoint_bound bound;
 	pthread_t thread;
 	char err[1024], where[400], *pid_file;
+	struct metrics_http *http = NULL;
 	sigset_t sigs;
-	int sig_fd, rc;
+	int sig_fd, rc, metrics_fd = -1;
 
 	/* Before any thread exists, so that every thread inherits it. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -226,6 +241,10 @@ main(int argc, char **argv)
 	}
 	/* cfg is the core's now; it stays valid until serve_signals() reloads. */
 	log_open("sluice-milter", args.foreground);
+	if (milter_metrics_init() < 0) {
+		log_error("start-up: metrics: out of memory");
+		return 1;
+	}
 	endpoint_format(&cfg->milter.listen, where, sizeof(where));
 	if ((pid_file = strdup(cfg->milter.pid_file)) == NULL) {
 		log_error("start-up: out of memory");
@@ -250,6 +269,13 @@ main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	if (cfg->milter.metrics_set
+	    && (metrics_fd = endpoint_listen(&cfg->milter.metrics, 64, NULL, err,
+					     sizeof(err))) < 0) {
+		log_error("cannot listen for metrics: %s", err);
+		endpoint_remove(&bound);
+		return 1;
+	}
 	if ((!args.foreground && daemon_detach(err, sizeof(err)) < 0)
 	    || daemon_write_pidfile(pid_file, err, sizeof(err)) < 0
 	    || daemon_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
@@ -257,7 +283,10 @@ main(int argc, char **argv)
 		endpoint_remove(&bound);
 		return 1;
 	}
-	if (milter_lists_start(cfg, err, sizeof(err)) < 0) {
+	if (milter_lists_start(cfg, err, sizeof(err)) < 0
+	    || (metrics_fd >= 0
+		&& (http = metrics_http_start(metrics_fd, metric_registry(), err,
+					      sizeof(err))) == NULL)) {
 		log_error("start-up: %s", err);
 		endpoint_remove(&bound);
 		return 1;
@@ -279,6 +308,7 @@ main(int argc, char **argv)
 	if (endpoint_remove(&bound) < 0)
 		log_warning("cannot remove socket %s: %s", bound.path, strerror(errno));
 	wait_for_sessions();
+	metrics_http_stop(http);
 	milter_lists_stop();
 	milter_config_release();
 	if (daemon_remove_pidfile(pid_file, err, sizeof(err)) < 0)

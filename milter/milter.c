@@ -29,6 +29,7 @@
 #include "endpoint.h"
 #include "list_cache.h"
 #include "log.h"
+#include "metrics_sluice.h"
 #include "milter.h"
 #include "module.h"
 
@@ -102,6 +103,21 @@ milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize)
 	current_config = ref;
 	atomic_store(&current_generation, ref->generation);
 	pthread_mutex_unlock(&config_lock);
+	metric_config_loaded(ref->generation);
+	return 0;
+}
+
+int
+milter_metrics_init(void)
+{
+	const char *names[MILTER_MODULES_MAX + 1] = { NULL };
+	size_t i;
+
+	for (i = 0; milter_modules[i] && i < MILTER_MODULES_MAX; i++)
+		names[i] = milter_modules[i]->name;
+	if (metric_init(METRIC_MILTER, names) < 0)
+		return -1;
+	metric_config_loaded(atomic_load(&current_generation));
 	return 0;
 }
 
@@ -290,7 +306,12 @@ run_stage(SMFICTX *ctx, struct session *s, enum stage stage, const struct stage_
 			if (m->body) r = m->body(&call, a->chunk, a->len);
 			break;
 		case STAGE_EOM:
-			if (m->eom) r = m->eom(&call, a->line);
+			if (m->eom) {
+				uint64_t t0 = metric_now_ns();
+
+				r = m->eom(&call, a->line);
+				metric_milter_module((int)i, metric_now_ns() - t0);
+			}
 			break;
 		}
 		if (r != SMFIS_CONTINUE)
@@ -486,6 +507,7 @@ cb_eom(SMFICTX *ctx)
 		logline_add(&line, "sasl_username", s->msg.auth_user);
 	logline_concat(&line, &verdicts);
 	log_line(LOG_INFO, &line);
+	metric_milter_message(stage_result_name(r), &verdicts);
 	message_end(s);
 	return r;
 }

@@ -18,6 +18,8 @@
  *   milter_lists_stop()   at exit, after the last session.
  *   milter_sessions()     connections now open (for a graceful stop).
  *   milter_config_release() drops the core's own reference at exit.
+ *   milter_metrics_init() the process's metrics (metrics_sluice.h), with
+ *                         a latency histogram per module; before threads.
  */
 #ifndef SLUICE_MILTER_H
 #define SLUICE_MILTER_H
@@ -33,5 +35,6 @@ void milter_config_release(void);
 int milter_lists_start(const struct sluice_config *cfg, char *err, size_t errsize);
 void milter_lists_stop(void);
 int milter_sessions(void);
+int milter_metrics_init(void);
 
 #endif

@@ -64,6 +64,7 @@
 #define SLUICE_POLICY_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "config.h"
@@ -129,6 +130,7 @@ struct policy_reply {
 	 * checks skip their spam checks (greylisting, reverse DNS, DNSBL,
 	 * inbound rate limits) for this request. False by default. */
 	bool permitted;
+	uint64_t started_ns;	/* the request's arrival, for its latency */
 };
 
 /* Collects a header for the answer (see PREPEND above); false when the
@@ -210,5 +212,10 @@ enum check_result check_chain_resume_dns(struct check_chain *chain,
 					 const struct policy_request *req,
 					 struct policy_reply *reply, size_t *cursor);
 void check_chain_close(struct check_chain *chain);
+
+/* Counts a final answer in the metrics (metrics_sluice.h): the deciding
+ * check (reply->verdict_key), the action's kind and the time since
+ * check_chain_decide() started the request. */
+void check_reply_count(const struct policy_reply *reply);
 
 #endif

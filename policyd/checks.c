@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "check.h"
+#include "metrics_sluice.h"
 
 extern const struct policy_check check_permit_forbid;
 extern const struct policy_check check_relay;
@@ -170,6 +171,7 @@ check_chain_decide(struct check_chain *chain, const struct policy_context *ctx,
 		reply->verdict_key = NULL;
 		reply->prepend[0] = '\0';
 		reply->permitted = false;
+		reply->started_ns = metric_now_ns();
 	}
 	return run_from(chain, ctx, req, reply, cursor);
 }
@@ -239,4 +241,11 @@ check_chain_close(struct check_chain *chain)
 		if (chain->state[i])
 			chain->checks[i]->close(chain->state[i]);
 	free(chain);
+}
+
+void
+check_reply_count(const struct policy_reply *reply)
+{
+	metric_policyd_decision(reply->verdict_key, reply->action,
+				metric_now_ns() - reply->started_ns);
 }

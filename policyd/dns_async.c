@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dns_async.h"
+#include "metrics_sluice.h"
 
 #define WAIT_NAMES_MAX 16
 
@@ -24,6 +25,7 @@ struct dns_query {
 	struct dns_async *dns;
 	struct dns_wait *wait;	/* NULL once abandoned */
 	int index;
+	uint64_t started_ns;	/* for the DNS latency metric */
 };
 
 struct dns_wait {
@@ -181,6 +183,10 @@ query_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 	(void)timeouts;
 	q->dns->outstanding--;
+	if (status != ARES_EDESTRUCTION && status != ARES_ECANCELLED)
+		metric_dns(metric_now_ns() - q->started_ns,
+			   status != ARES_SUCCESS && status != ARES_ENOTFOUND
+			   && status != ARES_ENODATA);
 	if (w) {
 		struct dns_async *dns = w->dns;
 
@@ -219,6 +225,7 @@ dns_wait_start(struct dns_async *dns, const char *const *names, int count,
 		q->dns = dns;
 		q->wait = w;
 		q->index = i;
+		q->started_ns = metric_now_ns();
 		w->queries[i] = q;
 		dns->outstanding++;
 		/* may call query_done() at once (a malformed name) */

@@ -2,7 +2,8 @@
  * main.c - sluice-policyd: Postfix policy delegation server.
  *
  * Start-up order: arguments, config (exit on -t), listening socket and
- * file limit as root, background, pid file, privilege drop, then serve.
+ * file limit as root (and the metrics endpoint's, policyd.metrics),
+ * background, pid file, privilege drop, the metrics thread, then serve.
  * At exit the socket and the pid file are removed if they are still ours
  * (a new instance may have replaced them during a restart).
  */
@@ -15,6 +16,8 @@
 #include "check.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_http.h"
+#include "metrics_sluice.h"
 #include "server.h"
 #include "version.h"
 
@@ -25,7 +28,8 @@ main(int argc, char **argv)
 	struct sluice_config *cfg;
 	struct endpoint_bound bound;
 	char err[1024], where[400], *pid_file;
-	int fd, rc;
+	struct metrics_http *http = NULL;
+	int fd, rc, metrics_fd = -1;
 
 	daemon_parse_args(argc, argv, "sluice-policyd", &args);
 	if ((cfg = daemon_load_config(&args)) == NULL)
@@ -43,6 +47,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_open("sluice-policyd", args.foreground);
+	if (metric_init(METRIC_POLICYD, NULL) < 0) {
+		log_error("start-up: metrics: out of memory");
+		return 1;
+	}
 	endpoint_format(&cfg->policyd.listen, where, sizeof(where));
 	if ((rc = daemon_prepare_dirs(cfg, &cfg->policyd.listen, cfg->policyd.pid_file, err,
 				      sizeof(err))) < 0) {
@@ -62,6 +70,13 @@ main(int argc, char **argv)
 		log_error("cannot listen: %s", err);
 		return 1;
 	}
+	if (cfg->policyd.metrics_set
+	    && (metrics_fd = endpoint_listen(&cfg->policyd.metrics, 64, NULL, err,
+					     sizeof(err))) < 0) {
+		log_error("cannot listen for metrics: %s", err);
+		endpoint_remove(&bound);
+		return 1;
+	}
 	/* server_run() frees cfg (a reload may replace it): keep the path. */
 	if ((pid_file = strdup(cfg->policyd.pid_file)) == NULL) {
 		log_error("start-up: out of memory");
@@ -74,8 +89,15 @@ main(int argc, char **argv)
 		endpoint_remove(&bound);
 		return 1;
 	}
+	if (metrics_fd >= 0
+	    && (http = metrics_http_start(metrics_fd, metric_registry(), err, sizeof(err))) == NULL) {
+		log_error("start-up: %s", err);
+		endpoint_remove(&bound);
+		return 1;
+	}
 	log_info("sluice-policyd %s listening on %s", SLUICE_VERSION, where);
 	rc = server_run(cfg, args.config_path, fd);
+	metrics_http_stop(http);
 	if (endpoint_remove(&bound) < 0)
 		log_warning("cannot remove socket %s: %s", bound.path, strerror(errno));
 	if (daemon_remove_pidfile(pid_file, err, sizeof(err)) < 0)

@@ -5,7 +5,8 @@
  * blocks them), so a reload never runs inside a signal handler and never
  * races a worker. A reload is validated here first: the new config is
  * loaded and every check is opened once and closed again, so an invalid
- * file or key is refused before a worker could see it.
+ * file or key is refused before a worker could see it. SIGUSR1 logs
+ * one summary line of the metrics (metrics_sluice.h), from here too.
  *
  * Each connection is a descriptor, so the start and every reload fit
  * max_connections to the file limit: the soft limit is raised to what
@@ -28,6 +29,7 @@
 #include "daemon.h"
 #include "list_cache.h"
 #include "log.h"
+#include "metrics_sluice.h"
 #include "notify.h"
 #include "server.h"
 #include "job_pool.h"
@@ -123,6 +125,7 @@ publish_config(struct server_shared *shared, struct sluice_config *cfg)
 	shared->current = gen;
 	atomic_store(&shared->generation, gen->generation);
 	pthread_mutex_unlock(&shared->lock);
+	metric_config_loaded(gen->generation);
 	if (old)
 		shared_config_release(shared, old);
 	return 0;
@@ -138,10 +141,12 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 
 	if (cfg == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		metric_config_reload_failed();
 		return -1;
 	}
 	if ((chain = check_chain_open(cfg, err, sizeof(err))) == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		metric_config_reload_failed();
 		config_free(cfg);
 		return -1;
 	}
@@ -150,6 +155,10 @@ reload(struct server_shared *shared, const char *path, struct worker **workers, 
 	if (memcmp(&cfg->policyd.listen, &shared->current->cfg->policyd.listen,
 		   sizeof(cfg->policyd.listen)) != 0)
 		log_warning("reload: a new listen address takes effect only after a restart");
+	if (cfg->policyd.metrics_set != shared->current->cfg->policyd.metrics_set
+	    || memcmp(&cfg->policyd.metrics, &shared->current->cfg->policyd.metrics,
+		      sizeof(cfg->policyd.metrics)) != 0)
+		log_warning("reload: a new metrics endpoint takes effect only after a restart");
 	if (cfg->policyd.workers != shared->current->cfg->policyd.workers)
 		log_warning("reload: a new number of workers takes effect only after a restart");
 	if (publish_config(shared, cfg) < 0) {
@@ -171,6 +180,7 @@ block_signals(sigset_t *set)
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);	/* the metrics summary line */
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before the workers start, so they inherit the mask. */
 	return pthread_sigmask(SIG_BLOCK, set, NULL);
@@ -187,6 +197,13 @@ serve_signals(struct server_shared *shared, const char *path, struct worker **wo
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1) {
+			char line[LOGLINE_MAX];
+
+			metric_summary(line, sizeof(line));
+			log_info("%s", line);
+			continue;
+		}
 		if (n != (ssize_t)sizeof(si) || si.ssi_signo != SIGHUP)
 			return;
 		notify_reloading();

@@ -312,6 +312,7 @@ finish_request(struct worker *w, struct pending *p)
 	int n;
 
 	log_decision(&p->req, &p->reply);
+	check_reply_count(&p->reply);
 	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", p->reply.action);
 	slot_release(w, p);
 	c->in_batch = false;

@@ -193,6 +193,36 @@ test_errors(void **state)
 	expect_error("policyd = 5;\n", 1, "must be a group");
 }
 
+/* milter.metrics, policyd.metrics: off by default and when "", an inet:
+ * endpoint, and clear errors for anything else. */
+static void
+test_metrics_endpoints(void **state)
+{
+	struct sluice_config *cfg;
+
+	(void)state;
+	cfg = expect_ok("user = \"x\";\n");
+	assert_false(cfg->milter.metrics_set);
+	assert_false(cfg->policyd.metrics_set);
+	config_free(cfg);
+	cfg = expect_ok("policyd = { metrics = \"inet:127.0.0.1:9187\"; };\n"
+			"milter = { metrics = \"inet:[::1]:9188\"; };\n");
+	assert_true(cfg->policyd.metrics_set);
+	assert_string_equal(cfg->policyd.metrics.host, "127.0.0.1");
+	assert_string_equal(cfg->policyd.metrics.port, "9187");
+	assert_true(cfg->milter.metrics_set);
+	assert_string_equal(cfg->milter.metrics.port, "9188");
+	config_free(cfg);
+	cfg = expect_ok("policyd = { metrics = \"\"; };\n");
+	assert_false(cfg->policyd.metrics_set);
+	config_free(cfg);
+	expect_error("policyd = {\n metrics = \"unix:/run/sluice/m.sock\"; };\n", 2,
+		     "must be inet:HOST:PORT");
+	expect_error("milter = { metrics = \"inet:9188\"; };\n", 1, "inet:host:port");
+	expect_error("milter = { metrics = 9188; };\n", 1, "must be a string");
+	expect_error("metrics = \"inet:127.0.0.1:9187\";\n", 1, "unknown setting 'metrics'");
+}
+
 /* "/.*@aaa...[.]example/" of exactly len bytes (no libconfig escapes). */
 static void
 regex_of_length(char *buf, size_t len)
@@ -506,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_reference_file_is_valid),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_metrics_endpoints),
 		cmocka_unit_test(test_regex_members),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_password_file),
