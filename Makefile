@@ -105,6 +105,7 @@ $(BUILD)/bench/dkim-sign-bench: $(BUILD)/bench/dkim-sign-bench.o $(BUILD)/milter
 $(BUILD)/bench/dkim-verify-bench: $(BUILD)/bench/dkim-verify-bench.o $(BUILD)/milter/dkim_verify.o \
 		$(BUILD)/milter/dkim_vsig.o $(BUILD)/milter/dkim_tags.o $(BUILD)/milter/dkim_keysrc.o \
 		$(BUILD)/milter/dkim_resinfo.o $(BUILD)/milter/dkim_sig.o $(BUILD)/milter/dkim_canon.o \
+		$(BUILD)/milter/dkim_pkey_cache.o \
 		$(BUILD)/milter/dkim_keys.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CRYPTO)
 bench-dkim-verify: $(BUILD)/bench/dkim-verify-bench

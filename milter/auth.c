@@ -33,10 +33,12 @@
 #include <strings.h>
 
 #include <arpa/nameser.h>
+#include <openssl/evp.h>
 
 #include "auth.h"
 #include "authres.h"
 #include "dkim_parse.h"
+#include "dkim_pkey_cache.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "dkim_verify.h"
@@ -48,6 +50,7 @@
 #define AUTH_PSL_FILE "/usr/share/publicsuffix/public_suffix_list.dafsa"
 #define AUTH_PSL_TEXT "/usr/share/publicsuffix/public_suffix_list.dat"
 #define AUTH_DKIM_MAX 8		/* signatures verified per message */
+#define AUTH_PKEY_CACHE 64	/* decoded DKIM keys kept (dkim_pkey_cache.h) */
 
 struct auth_conf {
 	bool spf, dkim, dmarc, dmarc_reject, dmarc_quarantine;
@@ -55,6 +58,8 @@ struct auth_conf {
 	char authserv_id[256];
 	struct dns_resolver *dns;
 	const struct psl_ctx_st *psl;
+	EVP_MD *sha256;			/* fetched once, not per digest */
+	struct dkim_pkey_cache *pkeys;	/* decoded DKIM keys, all messages */
 };
 
 struct auth_msg {
@@ -85,6 +90,8 @@ auth_close(void *conf)
 		return;
 	dns_resolver_free(c->dns);
 	dmarc_psl_free(c->psl);
+	dkim_pkey_cache_free(c->pkeys);
+	EVP_MD_free(c->sha256);
 	free(c);
 }
 
@@ -108,6 +115,14 @@ auth_open(const struct sluice_config *cfg, void **conf, char *err, size_t errsiz
 	c->budget_ms = cfg->milter.dns_timeout_ms;
 	snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", cfg->milter.authserv_id);
 	if ((c->dns = dns_resolver_new(NULL, err, errsize)) == NULL) {
+		auth_close(c);
+		return -1;
+	}
+	/* OpenSSL 3 looks an implicit EVP_sha256() up in its provider store
+	 * (locks, hash tables) at every digest init: fetch it once. */
+	if (c->dkim && ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL
+			|| (c->pkeys = dkim_pkey_cache_new(AUTH_PKEY_CACHE)) == NULL)) {
+		snprintf(err, errsize, "auth: cannot set up the DKIM verifier (OpenSSL, memory)");
 		auth_close(c);
 		return -1;
 	}
@@ -204,6 +219,8 @@ start_dkim(struct auth_conf *c, struct auth_msg *st)
 
 	dkim_verify_limits_default(&limits);
 	limits.max_signatures = AUTH_DKIM_MAX;
+	limits.sha256 = c->sha256;
+	limits.pkeys = c->pkeys;
 	st->conf = c;
 	if ((st->dkim = dkim_verify_new(&limits, &keys)) == NULL)
 		st->dkim_nomem = true;
