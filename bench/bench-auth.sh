@@ -24,7 +24,7 @@
 # (t/lib.sh), as root. ROUNDS (3), MSGS (2000), SESSIONS (16).
 # CPU per message of the milters (utime + stime of their processes, from
 # /proc/PID/stat, over each round) is printed next to the rates; PERF=FILE
-# records `perf record -g` of sluice-milter during its rounds into FILE.
+# records `perf record -g` (or PERF_OPTS) of sluice-milter during its rounds into FILE.
 # SLUICE_BASE=DIR (a build directory of another commit) adds the config
 # sluice-base: that build's sluice-milter with the same sluice.conf on its
 # own socket, interleaved with the others (before/after in one run).
@@ -202,7 +202,7 @@ one_round() {	# CONFIG: prints "RATE CPU_US_PER_MSG"; a failed check is reported
 	read -r -a mp <<<"$(milter_pids "$c")"
 	c0=$(cpu_ticks "${mp[@]}")
 	if [ -n "${PERF:-}" ] && [ "$c" = sluice ]; then
-		perf record -g -o "$PERF.$r" -p "${mp[0]}" >/dev/null 2>&1 &
+		perf record ${PERF_OPTS:--g} -o "$PERF.$r" -p "${mp[0]}" >"$B/perf.log" 2>&1 &
 		perf_pid=$!
 		sleep 0.5
 	fi
