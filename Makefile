@@ -53,7 +53,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-rules
 .PHONY: bench-dkim-verify
 .PHONY: bench-dnsbl
-.PHONY: bench-auth
+.PHONY: bench-auth bench-roundtrips
 .PHONY: bench-alias-lists
 
 all: $(PROGS)
@@ -119,6 +119,9 @@ bench-dkim: deps all $(BUILD)/bench/dkim-sign-bench $(BUILD)/bench/nullmilter
 # against opendkim + opendmarc and the do-nothing milter (bench/bench-auth.sh).
 bench-auth: deps all $(BUILD)/bench/nullmilter
 	@bash bench/bench-auth.sh $(BUILD)
+# bench-roundtrips: milter commands and replies of one inbound message
+bench-roundtrips: deps all
+	@bash bench/milter-roundtrips.sh $(BUILD)
 
 # bench-alias-lists: issue 11's target, DKIM-signing accept rate with
 # 10,000 aliases, forbidden mailboxes and CIDRs loaded vs empty lists.
