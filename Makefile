@@ -59,7 +59,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-dkim-verify
 .PHONY: bench-dnsbl
 .PHONY: bench-regex-mdwe
-.PHONY: bench-auth
+.PHONY: bench-auth bench-roundtrips
 .PHONY: bench-alias-lists
 .PHONY: bench-metrics
 .PHONY: soak soak-valgrind
@@ -118,6 +118,7 @@ $(BUILD)/bench/dkim-sign-bench: $(BUILD)/bench/dkim-sign-bench.o $(BUILD)/milter
 $(BUILD)/bench/dkim-verify-bench: $(BUILD)/bench/dkim-verify-bench.o $(BUILD)/milter/dkim_verify.o \
 		$(BUILD)/milter/dkim_vsig.o $(BUILD)/milter/dkim_tags.o $(BUILD)/milter/dkim_keysrc.o \
 		$(BUILD)/milter/dkim_resinfo.o $(BUILD)/milter/dkim_sig.o $(BUILD)/milter/dkim_canon.o \
+		$(BUILD)/milter/dkim_pkey_cache.o \
 		$(BUILD)/milter/dkim_keys.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CRYPTO)
 bench-dkim-verify: $(BUILD)/bench/dkim-verify-bench
@@ -131,6 +132,9 @@ bench-dkim: deps all $(BUILD)/bench/dkim-sign-bench $(BUILD)/bench/nullmilter
 # against opendkim + opendmarc and the do-nothing milter (bench/bench-auth.sh).
 bench-auth: deps all $(BUILD)/bench/nullmilter
 	@bash bench/bench-auth.sh $(BUILD)
+# bench-roundtrips: milter commands and replies of one inbound message
+bench-roundtrips: deps all
+	@bash bench/milter-roundtrips.sh $(BUILD)
 
 # bench-alias-lists: issue 11's target, DKIM-signing accept rate with
 # 10,000 aliases, forbidden mailboxes and CIDRs loaded vs empty lists.

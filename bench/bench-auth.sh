@@ -22,6 +22,12 @@
 # the bench's sluice.conf has no trusted network and opendkim/opendmarc
 # are told not to treat 127.0.0.1 as internal. Runs in the test harness
 # (t/lib.sh), as root. ROUNDS (3), MSGS (2000), SESSIONS (16).
+# CPU per message of the milters (utime + stime of their processes, from
+# /proc/PID/stat, over each round) is printed next to the rates; PERF=FILE
+# records `perf record -g` (or PERF_OPTS) of sluice-milter during its rounds into FILE.
+# SLUICE_BASE=DIR (a build directory of another commit) adds the config
+# sluice-base: that build's sluice-milter with the same sluice.conf on its
+# own socket, interleaved with the others (before/after in one run).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-build}
@@ -112,13 +118,22 @@ in_ns opendkim -f -x "$B/opendkim.conf" >"$B/opendkim.log" 2>&1 &
 pids+=($!)
 in_ns opendmarc -f -c "$B/opendmarc.conf" >"$B/opendmarc.log" 2>&1 &
 pids+=($!)
+base_pid=
+if [ -n "${SLUICE_BASE:-}" ]; then
+	sed -e "s|$T_STATE/milter.sock|$B/base-milter.sock|" -e "s|$T_STATE/milter.pid|$B/base-milter.pid|" \
+		"$T_CONF" >"$B/base.conf"
+	in_ns "$SLUICE_BASE/sluice-milter" -f -c "$B/base.conf" >"$B/base-milter.log" 2>&1 &
+	base_pid=$!
+	pids+=("$base_pid")
+	CONFIGS=${CONFIGS:-"none nullmilter od+odmarc sluice-base sluice"}
+fi
 cleanup_bench() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 }
 sleep 2
-for s in "$B/null.sock" "$B/opendkim.sock" "$B/opendmarc.sock"; do
+for s in "$B/null.sock" "$B/opendkim.sock" "$B/opendmarc.sock" ${base_pid:+"$B/base-milter.sock"}; do
 	[ -S "$s" ] || { echo "bench: $s missing"; tail "$B"/*.log; exit 1; }
 done
 
@@ -127,6 +142,7 @@ declare -A MILTER=(
 	[nullmilter]="unix:$B/null.sock"
 	[od+odmarc]="unix:$B/opendkim.sock, unix:$B/opendmarc.sock"
 	[sluice]="unix:$T_MILTER_SOCK"
+	[sluice-base]="unix:$B/base-milter.sock"
 )
 CONFIGS=${CONFIGS:-"none nullmilter od+odmarc sluice"}
 declare -A RATES
@@ -144,23 +160,68 @@ with_all() {
 	printf '%s\n' "$files" | grep -c .
 }
 
-one_round() {	# CONFIG: prints the rate; a failed check is reported on stderr
-	local c=$1 before after t0 t1 n good=0 want
+# cpu_ticks PID...: utime + stime of the processes (all their threads, the
+# exited ones too), in clock ticks
+cpu_ticks() {
+	local p sum=0 f
+	for p in "$@"; do
+		f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		# shellcheck disable=SC2086
+		set -- $f
+		sum=$((sum + ${12} + ${13}))
+	done
+	echo "$sum"
+}
+HZ=$(getconf CLK_TCK)
+# real_pid PID: a backgrounded in_ns is a subshell whose child is the
+# daemon: follow the children down to it
+real_pid() {
+	local p=$1 c
+	while [ "$(cat "/proc/$p/comm" 2>/dev/null)" = bash ] &&
+		c=$(cat "/proc/$p/task/$p/children" 2>/dev/null) && [ -n "$c" ]; do
+		p=${c%% *}
+	done
+	echo "$p"
+}
+milter_pids() {	# CONFIG: the milter processes of a configuration
+	case $1 in
+	nullmilter) real_pid "${pids[0]}" ;;
+	od+odmarc) echo "$(real_pid "${pids[1]}") $(real_pid "${pids[2]}")" ;;
+	sluice) harness_pid milter ;;
+	sluice-base) real_pid "$base_pid" ;;
+	esac
+}
+declare -A CPU
+
+one_round() {	# CONFIG: prints "RATE CPU_US_PER_MSG"; a failed check is reported on stderr
+	local c=$1 before after t0 t1 n good=0 want mp c0 c1 perf_pid=
 	harness_postconf "smtpd_milters = ${MILTER[$c]}"
 	sleep 1
 	rm -f "$T_SINK_INTERNAL"/*
 	before=$(cleanup_lines)
+	read -r -a mp <<<"$(milter_pids "$c")"
+	c0=$(cpu_ticks "${mp[@]}")
+	if [ -n "${PERF:-}" ] && [ "$c" = sluice ]; then
+		perf record ${PERF_OPTS:--g} -o "$PERF.$r" -p "${mp[0]}" >"$B/perf.log" 2>&1 &
+		perf_pid=$!
+		sleep 0.5
+	fi
 	t0=$(date +%s.%N)
 	in_ns smtp-source -s "$SESSIONS" -m "$MSGS" -F "$B/message" -f a@bench.test \
 		-t user@example.test 127.0.0.1:25 >"$B/source.log" 2>&1
 	t1=$(date +%s.%N)
+	c1=$(cpu_ticks "${mp[@]}")
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid"
+	fi
 	after=$(cleanup_lines)
 	n=$((after - before))
 	in_ns postsuper -c "$T_PF" -H ALL >/dev/null 2>&1
 	wait_for 180 sink_has "$MSGS"
 	case $c in
 	od+odmarc) good=$(with_all '(^|[;[:space:]])dkim=pass.*header\.d=bench\.test' '(^|[;[:space:]])dmarc=pass') ;;
-	sluice)
+	sluice | sluice-base)
 		if [ "$SLUICE_DKIM" = 1 ]; then
 			good=$(with_all '(^|[;[:space:]])spf=pass' '(^|[;[:space:]])dkim=pass.*header\.d=bench\.test' '(^|[;[:space:]])dmarc=pass')
 		else
@@ -174,7 +235,8 @@ one_round() {	# CONFIG: prints the rate; a failed check is reported on stderr
 		echo "  $c: FAILED CHECK: $n queued, $good of $MSGS delivered with the expected results" >&2
 		touch "$B/bad"
 	fi
-	awk -v n="$MSGS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }'
+	awk -v n="$MSGS" -v a="$t0" -v b="$t1" -v t=$((c1 - c0)) -v hz="$HZ" \
+		'BEGIN { printf "%.1f %.0f", n / (b - a), t * 1e6 / hz / n }'
 }
 
 echo "== Postfix accept rate: smtp-source -s $SESSIONS -m $MSGS -F (4 KiB, signed), $ROUNDS rounds =="
@@ -184,27 +246,33 @@ for r in $(seq 1 "$ROUNDS"); do
 	line="round $r:"
 	for i in "${!order[@]}"; do
 		c=${order[$(((i + r - 1) % ${#order[@]}))]}
-		rate=$(one_round "$c")
+		read -r rate cpu <<<"$(one_round "$c")"
 		RATES[$c]="${RATES[$c]:-} $rate"
-		line="$line $c=$rate"
+		CPU[$c]="${CPU[$c]:-} $cpu"
+		line="$line $c=$rate(${cpu}us)"
 	done
 	echo "$line"
 done
 
 echo
-printf '%-12s %10s   %s\n' config "median/s" "all rounds (messages/s)"
+printf '%-12s %10s %14s   %s\n' config "median/s" "milter CPU/msg" "all rounds (messages/s; CPU us/msg)"
 declare -A MED
-for c in none nullmilter od+odmarc sluice; do
+for c in none nullmilter od+odmarc sluice sluice-base; do
 	MED[$c]=0
 done
 for c in $CONFIGS; do
 	MED[$c]=$(echo "${RATES[$c]}" | tr ' ' '\n' | grep . | median)
-	printf '%-12s %10s  %s\n' "$c" "${MED[$c]}" "${RATES[$c]}"
+	printf '%-12s %10s %12sus  %s;%s\n' "$c" "${MED[$c]}" \
+		"$(echo "${CPU[$c]}" | tr ' ' '\n' | grep . | median)" "${RATES[$c]}" "${CPU[$c]}"
 done
 echo
 echo "sluice / od+odmarc  = $(ratio "${MED[sluice]}" "${MED[od+odmarc]}") (target >= 1.5)"
 echo "sluice / nullmilter = $(ratio "${MED[sluice]}" "${MED[nullmilter]}") (target >= 0.8)"
 echo "nullmilter / none   = $(ratio "${MED[nullmilter]}" "${MED[none]}") (the floor a milter pays)"
+if [ -n "$base_pid" ]; then
+	echo "sluice / sluice-base = $(ratio "${MED[sluice]}" "${MED[sluice-base]}") ($SLUICE_BASE)"
+	echo "sluice-base / od+odmarc = $(ratio "${MED[sluice-base]}" "${MED[od+odmarc]}")"
+fi
 if [ -e "$B/bad" ]; then
 	echo "SOME ROUNDS FAILED THEIR CHECKS: the numbers above mean nothing"
 	exit 1

@@ -4,7 +4,11 @@
  *
  * What it does, per message:
  *   MAIL FROM  skips outbound mail (trusted network, SASL login: the mail
- *              sluice signs) and permitted senders (msg->permitted); else
+ *              sluice signs) and permitted senders (msg->permitted: no
+ *              checks, no A-R of ours, but forged A-R fields claiming our
+ *              authserv-id are still removed, RFC 8601 5: the mail comes
+ *              from outside, and a permitted envelope sender is easily
+ *              forged); else
  *              checks SPF for the MAIL FROM identity, or the HELO identity
  *              for the null sender (RFC 7208 2.4), through libspf2 on the
  *              milter's resolver (dns.h, spf_dns.h).
@@ -33,10 +37,12 @@
 #include <strings.h>
 
 #include <arpa/nameser.h>
+#include <openssl/evp.h>
 
 #include "auth.h"
 #include "authres.h"
 #include "dkim_parse.h"
+#include "dkim_pkey_cache.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "dkim_verify.h"
@@ -48,6 +54,7 @@
 #define AUTH_PSL_FILE "/usr/share/publicsuffix/public_suffix_list.dafsa"
 #define AUTH_PSL_TEXT "/usr/share/publicsuffix/public_suffix_list.dat"
 #define AUTH_DKIM_MAX 8		/* signatures verified per message */
+#define AUTH_PKEY_CACHE 64	/* decoded DKIM keys kept (dkim_pkey_cache.h) */
 
 struct auth_conf {
 	bool spf, dkim, dmarc, dmarc_reject, dmarc_quarantine;
@@ -55,10 +62,13 @@ struct auth_conf {
 	char authserv_id[256];
 	struct dns_resolver *dns;
 	const struct psl_ctx_st *psl;
+	EVP_MD *sha256;			/* fetched once, not per digest */
+	struct dkim_pkey_cache *pkeys;	/* decoded DKIM keys, all messages */
 };
 
 struct auth_msg {
 	bool skip;
+	bool strip_only;			/* skipped, but forged A-R removed */
 	struct dns_budget budget;
 	bool spf_checked, spf_helo;
 	enum spf_result spf;
@@ -85,6 +95,8 @@ auth_close(void *conf)
 		return;
 	dns_resolver_free(c->dns);
 	dmarc_psl_free(c->psl);
+	dkim_pkey_cache_free(c->pkeys);
+	EVP_MD_free(c->sha256);
 	free(c);
 }
 
@@ -108,6 +120,14 @@ auth_open(const struct sluice_config *cfg, void **conf, char *err, size_t errsiz
 	c->budget_ms = cfg->milter.dns_timeout_ms;
 	snprintf(c->authserv_id, sizeof(c->authserv_id), "%s", cfg->milter.authserv_id);
 	if ((c->dns = dns_resolver_new(NULL, err, errsize)) == NULL) {
+		auth_close(c);
+		return -1;
+	}
+	/* OpenSSL 3 looks an implicit EVP_sha256() up in its provider store
+	 * (locks, hash tables) at every digest init: fetch it once. */
+	if (c->dkim && ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL
+			|| (c->pkeys = dkim_pkey_cache_new(AUTH_PKEY_CACHE)) == NULL)) {
+		snprintf(err, errsize, "auth: cannot set up the DKIM verifier (OpenSSL, memory)");
 		auth_close(c);
 		return -1;
 	}
@@ -204,6 +224,8 @@ start_dkim(struct auth_conf *c, struct auth_msg *st)
 
 	dkim_verify_limits_default(&limits);
 	limits.max_signatures = AUTH_DKIM_MAX;
+	limits.sha256 = c->sha256;
+	limits.pkeys = c->pkeys;
 	st->conf = c;
 	if ((st->dkim = dkim_verify_new(&limits, &keys)) == NULL)
 		st->dkim_nomem = true;
@@ -223,6 +245,7 @@ auth_envfrom(struct milter_call *call)
 	/* Outbound (the mail sluice signs) and permitted senders: unchecked. */
 	if (msg->outbound || msg->permitted) {
 		st->skip = true;
+		st->strip_only = !msg->outbound;
 		return SMFIS_CONTINUE;
 	}
 	if (c->spf)
@@ -232,15 +255,49 @@ auth_envfrom(struct milter_call *call)
 	return SMFIS_CONTINUE;
 }
 
+/* One received Authentication-Results field: a forgery when its
+ * authserv-id is ours (only we write those). */
+static void
+note_ar(const struct auth_conf *c, struct auth_msg *st, const char *value)
+{
+	char id[256];
+
+	st->ar_seen++;
+	if (authres_authserv_id(value, id, sizeof(id)) == 0 && strcasecmp(id, c->authserv_id) == 0) {
+		if (st->forged_count < AUTH_FORGED_MAX)
+			st->forged[st->forged_count++] = st->ar_seen;
+		else
+			st->forged_overflow = true;
+	}
+}
+
+/* Deletes the forged fields, from the last (indexes count per name over
+ * the fields as received). */
+static void
+remove_forged(struct milter_call *call, const struct auth_msg *st)
+{
+	unsigned i;
+
+	for (i = st->forged_count; i > 0; i--)
+		if (smfi_chgheader(call->ctx, (char *)(uintptr_t)"Authentication-Results",
+				   (int)st->forged[i - 1], NULL) != MI_SUCCESS)
+			log_warning("%s: auth: cannot delete a forged Authentication-Results field",
+				    call->conn->msg->queue_id[0] ? call->conn->msg->queue_id : "NOQUEUE");
+}
+
 static sfsistat
 auth_header(struct milter_call *call, const char *name, const char *value)
 {
 	struct auth_conf *c = call->conf;
 	struct auth_msg *st = *call->state;
-	char id[256];
 
-	if (st == NULL || st->skip)
+	if (st == NULL || (st->skip && !st->strip_only))
 		return SMFIS_CONTINUE;
+	if (st->strip_only) {
+		if (strcasecmp(name, "Authentication-Results") == 0)
+			note_ar(c, st, value);
+		return SMFIS_CONTINUE;
+	}
 	if (st->dkim && dkim_verify_header(st->dkim, name, value) < 0)
 		st->dkim_nomem = true;
 	if (strcasecmp(name, "From") == 0) {
@@ -251,14 +308,7 @@ auth_header(struct milter_call *call, const char *name, const char *value)
 				snprintf(st->from_value, sizeof(st->from_value), "%s", value);
 		}
 	} else if (strcasecmp(name, "Authentication-Results") == 0) {
-		st->ar_seen++;
-		if (authres_authserv_id(value, id, sizeof(id)) == 0
-		    && strcasecmp(id, c->authserv_id) == 0) {
-			if (st->forged_count < AUTH_FORGED_MAX)
-				st->forged[st->forged_count++] = st->ar_seen;
-			else
-				st->forged_overflow = true;
-		}
+		note_ar(c, st, value);
 	}
 	return SMFIS_CONTINUE;
 }
@@ -401,19 +451,22 @@ auth_eom(struct milter_call *call, struct logline *line)
 	size_t ndkim = 0;
 	char dkim_summary[128] = "";
 	bool evaluated = false;
-	unsigned i;
 
-	if (st == NULL || st->skip) {
-		if (st && call->conn->msg->permitted && !call->conn->msg->outbound)
-			logline_add(line, "auth", "skipped-permitted");
-		return SMFIS_CONTINUE;
-	}
-	if (st->forged_overflow) {
+	if (st && st->forged_overflow) {
 		smfi_setreply(call->ctx, (char *)(uintptr_t)"451", (char *)(uintptr_t)"4.7.0",
 			      (char *)(uintptr_t)"Too many Authentication-Results header fields");
 		logline_add(line, "auth", "tempfail");
 		logline_add(line, "reason", "too-many-authentication-results");
 		return SMFIS_TEMPFAIL;
+	}
+	if (st == NULL || st->skip) {
+		if (st && st->strip_only) {
+			logline_add(line, "auth", "skipped-permitted");
+			remove_forged(call, st);
+			if (st->forged_count)
+				logline_addf(line, "ar_removed", "%u", st->forged_count);
+		}
+		return SMFIS_CONTINUE;
 	}
 	if (st->dkim_nomem) {
 		logline_add(line, "auth", "tempfail");
@@ -458,13 +511,8 @@ auth_eom(struct milter_call *call, struct logline *line)
 				    comment[0] ? comment : NULL, dom ? props : NULL);
 		}
 	}
-	/* Forged fields first, from the last (indexes count per name over the
-	 * fields as received), then ours. */
-	for (i = st->forged_count; i > 0; i--)
-		if (smfi_chgheader(call->ctx, (char *)(uintptr_t)"Authentication-Results",
-				   (int)st->forged[i - 1], NULL) != MI_SUCCESS)
-			log_warning("%s: auth: cannot delete a forged Authentication-Results field",
-				    call->conn->msg->queue_id[0] ? call->conn->msg->queue_id : "NOQUEUE");
+	/* Forged fields first, then ours. */
+	remove_forged(call, st);
 	if (smfi_insheader(call->ctx, 1, (char *)(uintptr_t)"Authentication-Results",
 			   (char *)(uintptr_t)authres_value(&ar)) != MI_SUCCESS)
 		log_warning("%s: auth: cannot add the Authentication-Results field",

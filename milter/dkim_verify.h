@@ -103,6 +103,8 @@ struct dkim_key_source {
 
 #define DKIM_TXT_MAX 8192	/* the buf size the verifier passes */
 
+struct dkim_pkey_cache;
+
 struct dkim_verify_limits {
 	size_t max_signatures;	/* verified per message (default 8) */
 	size_t max_sig_bytes;	/* one DKIM-Signature value (default 16384) */
@@ -112,6 +114,8 @@ struct dkim_verify_limits {
 	bool sha1_fail;		/* rsa-sha1 is fail, not policy (false) */
 	time_t now;		/* 0: time(NULL) at dkim_verify_eoh() */
 	const struct evp_md_st *sha256;	/* EVP_MD fetched once; NULL: EVP_sha256() */
+	struct dkim_pkey_cache *pkeys;	/* decoded keys shared across messages
+					 * (dkim_pkey_cache.h); NULL: none */
 };
 
 void dkim_verify_limits_default(struct dkim_verify_limits *l);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dkim_pkey_cache.h"
 #include "dkim_vsig.h"
 
 static int
@@ -373,16 +374,25 @@ decode_public_key(const char *p, const struct dkim_vsig *sig,
 	if (sig->alg == DKIM_VALG_ED25519_SHA256) {
 		if (n != 32)
 			return key_fail(result, why, DKIM_RES_PERMERROR, "ed25519 key not 32 bytes");
-		key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der, 32);
+		key->pkey = dkim_pkey_cache_get(lim->pkeys, EVP_PKEY_ED25519, der, 32);
+		if (key->pkey == NULL
+		    && (key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der, 32)))
+			dkim_pkey_cache_put(lim->pkeys, EVP_PKEY_ED25519, der, 32, key->pkey);
 		key->bits = 256;
+	} else if ((key->pkey = dkim_pkey_cache_get(lim->pkeys, EVP_PKEY_RSA, der, (size_t)n))) {
+		key->bits = EVP_PKEY_get_bits(key->pkey);	/* cached: an RSA key */
 	} else {
+		/* Decoding is the costly part (OpenSSL 3's decoders): done
+		 * once per distinct key, see dkim_pkey_cache.h. */
 		key->pkey = d2i_PUBKEY(NULL, &q, n);
 		if (key->pkey && EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA) {
 			EVP_PKEY_free(key->pkey);
 			key->pkey = NULL;
 		}
-		if (key->pkey)
+		if (key->pkey) {
 			key->bits = EVP_PKEY_get_bits(key->pkey);
+			dkim_pkey_cache_put(lim->pkeys, EVP_PKEY_RSA, der, (size_t)n, key->pkey);
+		}
 	}
 	if (key->pkey == NULL)
 		return key_fail(result, why, DKIM_RES_PERMERROR, "bad key p=");

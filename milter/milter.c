@@ -17,6 +17,16 @@
  * not the connection, and excludes xxfi_eom; the queue ID macro "i" may
  * not exist before the first accepted RCPT, so it is read again at end of
  * message; modifications are allowed only in xxfi_eom.
+ *
+ * No-reply stages: we negotiate SMFIP_NR_CONN, _HELO, _HDR, _EOH and
+ * _BODY, so Postfix sends those events without waiting for an answer to
+ * each (one round trip per message instead of one per header: see
+ * bench/RESULTS-auth.md). At those stages the callbacks answer
+ * SMFIS_NOREPLY; a module's other answer there (a tempfail when it runs
+ * out of memory) is kept as the deferred verdict and given at the next
+ * stage that has a reply: MAIL FROM for connect and HELO, end of message
+ * for header, end of headers and body. The client sees the same 4xx/5xx,
+ * one command later; no mail is accepted that a module refused.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -165,7 +175,28 @@ struct session {
 	struct milter_conn conn;
 	struct config_ref *ref;
 	struct milter_msg msg;
+	unsigned long noreply;		/* SMFIP_NR_* negotiated */
+	sfsistat conn_verdict;		/* deferred from connect/HELO, or CONTINUE */
+	sfsistat msg_verdict;		/* deferred from header/EOH/body, or CONTINUE */
 };
+
+/* What cb_negotiate agreed for this connection, handed to cb_connect:
+ * libmilter calls both in the connection's own thread, one after the
+ * other, so a thread-local is owned by that connection alone. */
+static _Thread_local unsigned long negotiated_noreply;
+
+/* The answer to libmilter at a stage whose no-reply bit is `bit`. */
+static sfsistat
+reply_or_defer(const struct session *s, unsigned long bit, sfsistat r, sfsistat *deferred)
+{
+	if (!((s ? s->noreply : negotiated_noreply) & bit))
+		return r;
+	if (s == NULL)
+		return SMFIS_NOREPLY;	/* no session: MAIL FROM tempfails */
+	if (r != SMFIS_CONTINUE && *deferred == SMFIS_CONTINUE)
+		*deferred = r;
+	return SMFIS_NOREPLY;
+}
 
 static struct session *
 session_of(SMFICTX *ctx)
@@ -186,6 +217,7 @@ message_end(struct session *s)
 	lists_release(s->msg.lists);
 	memset(&s->msg, 0, sizeof(s->msg));
 	s->conn.msg = NULL;
+	s->msg_verdict = SMFIS_CONTINUE;
 }
 
 static void
@@ -252,13 +284,13 @@ cb_helo(SMFICTX *ctx, char *helo)
 	struct session *s = session_of(ctx);
 	size_t i;
 
-	if (s == NULL)
-		return SMFIS_TEMPFAIL;
+	if (s == NULL)	/* connect failed: MAIL FROM will tempfail */
+		return negotiated_noreply & SMFIP_NR_HELO ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 	snprintf(s->conn.helo, sizeof(s->conn.helo), "%s", helo ? helo : "");
 	for (i = 0; s->conn.helo[i]; i++)	/* never a control byte in a name */
 		if ((unsigned char)s->conn.helo[i] < 0x21 || s->conn.helo[i] == 0x7f)
 			s->conn.helo[i] = '?';
-	return SMFIS_CONTINUE;
+	return reply_or_defer(s, SMFIP_NR_HELO, SMFIS_CONTINUE, &s->conn_verdict);
 }
 
 
@@ -325,10 +357,14 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	struct stage_args a = { 0 };
+	/* Without a session every later stage tempfails (MAIL FROM first). */
+	sfsistat fail = negotiated_noreply & SMFIP_NR_CONN ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 	sfsistat r;
 
 	if (s == NULL)
-		return SMFIS_TEMPFAIL;
+		return fail;
+	s->noreply = negotiated_noreply;
+	s->conn_verdict = s->msg_verdict = SMFIS_CONTINUE;
 	pthread_mutex_lock(&config_lock);
 	if ((s->ref = current_config) != NULL) {
 		s->ref->refs++;
@@ -337,7 +373,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	pthread_mutex_unlock(&config_lock);
 	if (s->ref == NULL) {
 		free(s);	/* stopping: the config is gone already */
-		return SMFIS_TEMPFAIL;
+		return fail;
 	}
 	/* Without a verified name libmilter passes "[address]"; log it the
 	 * way Postfix does, as "unknown". */
@@ -354,7 +390,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	r = run_stage(ctx, s, STAGE_CONNECT, &a);
 	lists_release(a.lists);
-	return r;
+	return reply_or_defer(s, SMFIP_NR_CONN, r, &s->conn_verdict);
 }
 
 /*
@@ -396,6 +432,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
+	if (s->conn_verdict != SMFIS_CONTINUE)
+		return s->conn_verdict;	/* deferred from connect or HELO */
 	message_end(s);		/* a new MAIL FROM after RSET */
 	session_refresh_config(s);
 	s->conn.msg = &s->msg;
@@ -435,8 +473,10 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	struct stage_args a = { .name = name, .value = value };
 
 	if (s == NULL || s->conn.msg == NULL)
-		return SMFIS_TEMPFAIL;
-	return run_stage(ctx, s, STAGE_HEADER, &a);
+		return reply_or_defer(s, SMFIP_NR_HDR, SMFIS_TEMPFAIL, &(sfsistat){ 0 });
+	if (s->msg_verdict != SMFIS_CONTINUE)
+		return reply_or_defer(s, SMFIP_NR_HDR, s->msg_verdict, &s->msg_verdict);
+	return reply_or_defer(s, SMFIP_NR_HDR, run_stage(ctx, s, STAGE_HEADER, &a), &s->msg_verdict);
 }
 
 static sfsistat
@@ -446,8 +486,10 @@ cb_eoh(SMFICTX *ctx)
 	struct stage_args a = { 0 };
 
 	if (s == NULL || s->conn.msg == NULL)
-		return SMFIS_TEMPFAIL;
-	return run_stage(ctx, s, STAGE_EOH, &a);
+		return reply_or_defer(s, SMFIP_NR_EOH, SMFIS_TEMPFAIL, &(sfsistat){ 0 });
+	if (s->msg_verdict != SMFIS_CONTINUE)
+		return reply_or_defer(s, SMFIP_NR_EOH, s->msg_verdict, &s->msg_verdict);
+	return reply_or_defer(s, SMFIP_NR_EOH, run_stage(ctx, s, STAGE_EOH, &a), &s->msg_verdict);
 }
 
 static sfsistat
@@ -457,8 +499,10 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct stage_args a = { .chunk = chunk, .len = len };
 
 	if (s == NULL || s->conn.msg == NULL)
-		return SMFIS_TEMPFAIL;
-	return run_stage(ctx, s, STAGE_BODY, &a);
+		return reply_or_defer(s, SMFIP_NR_BODY, SMFIS_TEMPFAIL, &(sfsistat){ 0 });
+	if (s->msg_verdict != SMFIS_CONTINUE)
+		return reply_or_defer(s, SMFIP_NR_BODY, s->msg_verdict, &s->msg_verdict);
+	return reply_or_defer(s, SMFIP_NR_BODY, run_stage(ctx, s, STAGE_BODY, &a), &s->msg_verdict);
 }
 
 static const char *
@@ -494,7 +538,10 @@ cb_eom(SMFICTX *ctx)
 	verdicts.len = 0;
 	verdicts.buf[0] = '\0';
 	verdicts.truncated = false;
-	r = run_stage(ctx, s, STAGE_EOM, &a);
+	if ((r = s->msg_verdict) == SMFIS_CONTINUE)
+		r = run_stage(ctx, s, STAGE_EOM, &a);
+	else
+		logline_add(&verdicts, "deferred", "header-or-body-stage");
 	logline_start(&line, s->msg.queue_id);
 	logline_add(&line, "milter", stage_result_name(r));
 	logline_add_client(&line, s->conn.client_name, s->conn.client_addr);
@@ -541,21 +588,25 @@ cb_close(SMFICTX *ctx)
 
 /*
  * Ask Postfix only for what we use: fewer macros and no unknown command
- * or DATA callbacks means fewer round trips per message (HELO is one per
- * connection; SPF needs its name). Header
+ * or DATA callbacks means fewer round trips per message; and no replies
+ * to connect, HELO (SPF needs its name), headers, end of headers and body
+ * (see the comment at the top; libmilter fakes them for an MTA without
+ * the feature, and offers them in f1 in any case). Header
  * values with their leading space are what DKIM canonicalization needs.
  */
+#define MILTER_NOREPLY (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	     unsigned long f2, unsigned long f3, unsigned long *pf0,
 	     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC;
+	unsigned long want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_HDR_LEADSPC | MILTER_NOREPLY;
 
 	(void)f2;
 	(void)f3;
 	*pf0 = f0 & milter_actions;
 	*pf1 = f1 & want;
+	negotiated_noreply = *pf1 & MILTER_NOREPLY;
 	*pf2 = *pf3 = 0;
 	smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)(uintptr_t)"j {daemon_name} {client_addr} {client_name}");
 	smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)(uintptr_t)"i {auth_type} {auth_authen} {mail_addr}");

@@ -4,10 +4,12 @@
 # softfail, neutral, none, permerror from two records, temperror from a
 # DNS server that never answers, within the budget, mail accepted), the
 # HELO identity for <>, DKIM pass (python3-dkim's signature), fail (body
-# changed), a failing signature next to a passing one, DMARC pass by
+# changed), a failing signature next to a passing one, Ed25519 pass
+# (python3-dkim with PyNaCl; fail when changed), DMARC pass by
 # DKIM alignment with SPF failing, DMARC pass by relaxed SPF alignment, fail of a
 # p=reject domain refused 550 5.7.1 with dmarc_reject and only marked
-# without, p=quarantine held (postqueue -j), a subdomain under sp=, pct=0,
+# without, the same accepted unchecked from a permitted client, mailbox or
+# domain (no A-R of ours, forged ones still removed), p=quarantine held (postqueue -j), a subdomain under sp=, pct=0,
 # an internationalized From domain (A-label), forged A-R fields with our
 # authserv-id removed and others kept, no A-R for trusted and SASL
 # clients, and malformed From fields (none, two, two addresses): a
@@ -188,6 +190,29 @@ assert_match "$(last_milter_line 'auth=skipped-permitted')" 'rules=permit-ip.* p
 	"log: rules=permit-ip, auth=skipped-permitted"
 redis_cli SREM sluice:permit:ip 127.0.0.13 >/dev/null
 sleep 1.2
+# A permitted sender (sluice:permit:mailbox, then sluice:permit:domain):
+# the same; no A-R of ours is added, and a forged one claiming our
+# authserv-id is still removed (the mail comes from outside; RFC 8601 5).
+for kind in mailbox domain; do
+	case $kind in mailbox) member=a@sender.test ;; domain) member=sender.test ;; esac
+	redis_cli SADD "sluice:permit:$kind" "$member" >/dev/null
+	sleep 1.2
+	out=$(send_mail --local-interface 127.0.0.13 --from a@sender.test --to user@example.test \
+		--header "From: a@sender.test" --header "Subject: permitted-$kind-$$" \
+		--add-header "Authentication-Results: mx.example.test; dmarc=pass header.from=paypal.test")
+	assert_match "$out" '250 2\.0\.0 Ok: queued' "the same from a permitted sender (sluice:permit:$kind): accepted"
+	if wait_for "$T_WAIT" sink_find "permitted-$kind-$$"; then
+		f=$(sink_find "permitted-$kind-$$")
+		assert_match "$(ar "$f")" 'count=0' "... no A-R of ours (no checks)"
+		assert_no_match "$(cat "$f")" 'paypal' "... the forged A-R with our authserv-id removed"
+	else
+		not_ok "permitted-$kind delivered"
+	fi
+	assert_match "$(last_milter_line "rules=permit-$kind")" "permitted=yes auth=skipped-permitted ar_removed=1" \
+		"log: rules=permit-$kind, auth=skipped-permitted, ar_removed=1"
+	redis_cli SREM "sluice:permit:$kind" "$member" >/dev/null
+	sleep 1.2
+done
 
 out=$(send_mail --local-interface 127.0.0.9 --from a@sub.org.test --to user@example.test \
 	--header "From: a@sub.org.test" --header "Subject: sp")
@@ -248,7 +273,7 @@ kout=$("$SLUICE_BUILD/sluice-keygen" -d sender.test -s k1 -a rsa -o "$KEYS" 2>/d
 	bail_out "sluice-keygen failed"
 zone_add "txt-record=k1._domainkey.sender.test,$(printf '%s\n' "$kout" | grep -o '"[^"]*"' | paste -sd, -)" ||
 	bail_out "dnsmasq did not take the key"
-# signed TAG [tamper|twice]: a signed message (d=sender.test s=k1) on stdout
+# signed TAG [tamper|twice|twicefail]: a signed message (d=sender.test s=k1) on stdout
 signed() {
 	"$T_PY" - "$KEYS/sender.test.k1.key" "$1" "${2:-}" <<'PYSIGN'
 import sys, dkim
@@ -261,6 +286,9 @@ msg = head + b"\r\n" + body
 sig = dkim.sign(msg, b"k1", b"sender.test", key, include_headers=[b"from", b"to", b"subject", b"date"])
 if how == "twice":	# a second signature, by a key nobody published
     sig = dkim.sign(msg, b"gone", b"sender.test", key, include_headers=[b"from", b"subject"]) + sig
+if how == "twicefail":	# a second one by the same key, made over another Subject: it fails
+    other = msg.replace(b"Subject: " + tag, b"Subject: not " + tag)
+    sig = dkim.sign(other, b"k1", b"sender.test", key, include_headers=[b"from", b"subject"]) + sig
 if how == "tamper":
     body = b"Hello,\r\nthis was changed after signing.\r\n"
 sys.stdout.write((sig + head + b"\r\n" + body).decode().replace("\r\n", "\n"))
@@ -275,6 +303,44 @@ expect_ar "body changed after signing: dkim=fail" "$f" '^dkim=fail header\.d=sen
 f=$(raw_mail "dkim-twice-$$" "$(signed "dkim-twice-$$" twice)") || bail_out "no delivery"
 expect_ar "a failing signature next to a passing one: both reported" "$f" \
 	'^dkim=permerror header\.d=sender\.test header\.s=gone' '^dkim=pass header\.d=sender\.test header\.s=k1'
+f=$(raw_mail "dkim-twicefail-$$" "$(signed "dkim-twicefail-$$" twicefail)") || bail_out "no delivery"
+expect_ar "a signature that fails (dkim=fail, same key) next to one that passes" "$f" \
+	'^dkim=fail header\.d=sender\.test header\.s=k1' '^dkim=pass header\.d=sender\.test header\.s=k1' \
+	'^dmarc=pass header\.from=sender\.test$'
+# Ed25519 (RFC 8463): a key made and a message signed by python3-dkim
+# (with PyNaCl), the key in the test DNS.
+ed_pub=$("$T_PY" - "$KEYS/ed1.seed" <<'PYKEY'
+import sys, base64, nacl.signing
+sk = nacl.signing.SigningKey.generate()
+open(sys.argv[1], "wb").write(base64.b64encode(bytes(sk)))
+print(base64.b64encode(bytes(sk.verify_key)).decode())
+PYKEY
+) || bail_out "could not make an Ed25519 key"
+zone_add "txt-record=ed1._domainkey.sender.test,\"v=DKIM1; k=ed25519; p=$ed_pub\"" ||
+	bail_out "dnsmasq did not take the Ed25519 key"
+# ed_signed TAG [tamper]: a message signed with a=ed25519-sha256 d=sender.test s=ed1
+ed_signed() {
+	"$T_PY" - "$KEYS/ed1.seed" "$1" "${2:-}" <<'PYSIGN'
+import sys, dkim
+seed = open(sys.argv[1], "rb").read()
+tag, how = sys.argv[2].encode(), sys.argv[3]
+head = (b"From: Anna <a@sender.test>\r\nTo: user@example.test\r\nSubject: " + tag +
+        b"\r\nDate: Thu, 03 Dec 2026 12:00:00 +0000\r\nMessage-ID: <" + tag + b"@sender.test>\r\n")
+body = b"Hello,\r\nthis is signed with Ed25519.\r\n"
+msg = head + b"\r\n" + body
+sig = dkim.sign(msg, b"ed1", b"sender.test", seed, signature_algorithm=b"ed25519-sha256",
+                include_headers=[b"from", b"to", b"subject", b"date"])
+if how == "tamper":
+    body = b"Hello,\r\nthis was changed after signing.\r\n"
+sys.stdout.write((sig + head + b"\r\n" + body).decode().replace("\r\n", "\n"))
+PYSIGN
+}
+f=$(raw_mail "dkim-ed-$$" "$(ed_signed "dkim-ed-$$")") || bail_out "no delivery"
+expect_ar "dkim=pass (ed25519-sha256, python3-dkim's signature)" "$f" \
+	'^dkim=pass header\.d=sender\.test header\.s=ed1 header\.a=ed25519-sha256 header\.b=' \
+	'^dmarc=pass header\.from=sender\.test$'
+f=$(raw_mail "dkim-edtamper-$$" "$(ed_signed "dkim-edtamper-$$" tamper)") || bail_out "no delivery"
+expect_ar "ed25519, body changed after signing: dkim=fail" "$f" '^dkim=fail header\.d=sender\.test header\.s=ed1'
 # SPF fails (another client), DKIM aligned: DMARC passes through DKIM
 out=$(send_mail --local-interface 127.0.0.13 --helo mail.other.test --from a@sender.test \
 	--to user@example.test --data "$(signed "dkim-align-$$")")

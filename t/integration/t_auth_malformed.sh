@@ -5,7 +5,8 @@
 # without colon, NUL bytes, 8-bit and UTF-8 headers, DKIM-Signature
 # garbage, duplicate and missing tags, a 100 KB b=, 300 forged A-R
 # fields, 500 From fields), then through Postfix (the same kinds, plus an
-# SPF record with 30 includes and a DMARC record with junk). Every message
+# SPF record with 30 includes and a DMARC record with junk; NUL bytes from
+# a file). Every message
 # is answered (accepted or tempfailed, never lost), the accepted ones carry
 # one A-R that parses (t/tools/authres.py), the milter survives, and
 # valgrind reports no error and no definite leak at its exit.
@@ -110,6 +111,11 @@ DKIM-Signature: v=1; a=rsa-sha256; d=sender.test; s=x; h=from; bh=AA==; b=$b64
 From: a@sender.test
 
 x" '^dmarc=pass'
+# NUL bytes in From, Subject and the body (a file: a shell string cannot
+# hold them), through Postfix, which passes them on to the milter
+printf 'Subject: pf-nul \000\000\nFrom: a@sender.test\000b@evil.test\nX-Nul: a\000b\n\nbody \000 with NUL\n' \
+	>"$T_STATE/nul.eml"
+through "pf-nul" a@sender.test "@$T_STATE/nul.eml" '^spf=pass'
 through "pf-spf30" a@spf30.test "Subject: pf-spf30
 From: a@spf30.test
 
