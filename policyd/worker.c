@@ -87,6 +87,29 @@ partial_end(struct worker *w, struct conn *c)
 	c->request_started = 0;
 }
 
+static void
+reply_unlink(struct worker *w, struct conn *c)
+{
+	if (!c->reply_queued)
+		return;
+	if (c->reply_prev) c->reply_prev->reply_next = c->reply_next; else w->replies_first = c->reply_next;
+	if (c->reply_next) c->reply_next->reply_prev = c->reply_prev; else w->replies_last = c->reply_prev;
+	c->reply_prev = c->reply_next = NULL;
+	c->reply_queued = false;
+}
+
+/* An answer is ready in c->out: sent by replies_send(), after the log
+ * lines of this wakeup are written. */
+static void
+reply_queue(struct worker *w, struct conn *c)
+{
+	c->reply_queued = true;
+	c->reply_next = NULL;
+	c->reply_prev = w->replies_last;
+	if (w->replies_last) w->replies_last->reply_next = c; else w->replies_first = c;
+	w->replies_last = c;
+}
+
 void
 conn_close(struct worker *w, struct conn *c)
 {
@@ -107,6 +130,7 @@ conn_close(struct worker *w, struct conn *c)
 		dns_unlink(w, p);
 		slot_release(w, p);
 	}
+	reply_unlink(w, c);
 	idle_unlink(w, c);
 	partial_end(w, c);
 	close(c->fd);		/* also removes it from the epoll set */
@@ -182,29 +206,33 @@ worker_context(struct worker *w)
 	return ctx;
 }
 
-/* Logs and answers a decided request, frees its slot, drops it from the
- * input and writes the answer: -1 closed, 1 output pending, 0 written. */
+/* Logs a decided request (into this wakeup's log batch), frees its
+ * slot, drops it from the input and queues the answer for
+ * replies_send(): -1 closed, 1 answer queued. */
 static int
 finish_request(struct worker *w, struct pending *p)
 {
 	struct conn *c = p->c;
-	int n;
+	size_t alen = strlen(p->reply.action);
 
 	log_decision(&p->req, &p->reply);
-	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", p->reply.action);
 	slot_release(w, p);
 	c->in_batch = false;
 	c->pending = NULL;
-	if (n <= 0 || (size_t)n >= sizeof(c->out)) {
+	if (alen + sizeof("action=\n\n") > sizeof(c->out)) {
 		conn_fail(w, c, "reply too long");
 		return -1;
 	}
-	c->out_len = (size_t)n;
+	memcpy(c->out, "action=", 7);
+	memcpy(c->out + 7, p->reply.action, alen);
+	memcpy(c->out + 7 + alen, "\n\n", 2);
+	c->out_len = 7 + alen + 2;
 	c->out_off = 0;
 	memmove(c->in, c->in + p->consumed, c->in_len - p->consumed);
 	c->in_len -= p->consumed;
 	c->scan = c->line_start = 0;
-	return conn_flush(w, c);
+	reply_queue(w, c);
+	return 1;
 }
 
 static struct pending *
@@ -233,7 +261,8 @@ slot_release(struct worker *w, struct pending *p)
 }
 
 /* Where a request goes after a step of the chain: answered (-1 closed,
- * 0 written, 1 output pending) or waiting for Redis or SPF (1). */
+ * 1 answer queued for replies_send()) or waiting for Redis, SPF, a job
+ * or DNS (1). */
 int
 go_on(struct worker *w, struct pending *p, enum check_result r)
 {
@@ -253,8 +282,8 @@ go_on(struct worker *w, struct pending *p, enum check_result r)
 }
 
 /* Decides a framed request of len bytes at c->in as far as it can
- * without Redis: -1 closed, 0 answered and written, 1 waiting (for Redis
- * in the batch, or for the socket to drain). */
+ * without Redis: -1 closed, 1 answer queued or waiting (for Redis in the
+ * batch, SPF, a job or DNS). */
 static int
 start_request(struct worker *w, struct conn *c, size_t len)
 {
@@ -270,7 +299,7 @@ start_request(struct worker *w, struct conn *c, size_t len)
 	p->c = c;
 	p->consumed = len + 1;
 	p->cursor = 0;
-	if (policy_request_parse(c->in, len, &p->req, &why) < 0) {
+	if (policy_request_parse_framed(c->in, len, &p->req, &why) < 0) {
 		slot_release(w, p);
 		conn_fail(w, c, why);
 		return -1;
@@ -359,9 +388,8 @@ batch_run(struct worker *w)
 		struct pending *round[BATCH_MAX];
 		struct redis_eval_call *calls[BATCH_CALLS_MAX];
 		redisReply *replies[BATCH_CALLS_MAX];
-		struct conn *answered[BATCH_MAX];
 		struct policy_context ctx = worker_context(w);
-		int i, count = w->waiting_count, nanswered = 0, ncalls = 0, done;
+		int i, count = w->waiting_count, ncalls = 0, done;
 
 		memcpy(round, w->waiting, (size_t)count * sizeof(round[0]));
 		w->waiting_count = 0;
@@ -380,7 +408,6 @@ batch_run(struct worker *w)
 					 ? ncalls - done : REDIS_BATCH_MAX, replies + done);
 		for (i = 0, done = 0; i < count; i++) {
 			struct pending *p = round[i];
-			struct conn *c = p->c;
 			int n = 1 + p->reply.more_count, j;
 			redisReply array;
 			enum check_result r;
@@ -391,14 +418,38 @@ batch_run(struct worker *w)
 				if (replies[done + j])
 					freeReplyObject(replies[done + j]);
 			done += n;
-			if (go_on(w, p, r) == 0)
-				answered[nanswered++] = c;	/* else waiting, or closed */
+			(void)go_on(w, p, r);	/* answer queued, waiting again, or closed */
 		}
-		for (i = 0; i < nanswered; i++)
-			if (conn_process(w, answered[i]) == 0 && w->stopping
-			    && answered[i]->in_len == 0 && answered[i]->out_len == 0)
-				conn_close(w, answered[i]);	/* stopping: done */
 	}
+}
+
+/*
+ * Writes this wakeup's log lines (one write(2), log_batch_*), then sends
+ * every queued answer, one send per connection: a line is written before
+ * the answer it records leaves, so a crash never loses the line of an
+ * answered request. Then the next requests those connections have
+ * buffered are started; their Redis calls go in the next batch.
+ */
+static void
+replies_send(struct worker *w)
+{
+	while (w->replies_first || w->waiting_count > 0) {
+		struct conn *c, *next;
+
+		batch_run(w);
+		log_batch_flush();
+		c = w->replies_first;
+		w->replies_first = w->replies_last = NULL;
+		for (; c; c = next) {
+			next = c->reply_next;
+			c->reply_prev = c->reply_next = NULL;
+			c->reply_queued = false;
+			if (conn_flush(w, c) == 0 && conn_process(w, c) == 0 && w->stopping
+			    && c->in_len == 0 && c->out_len == 0)
+				conn_close(w, c);	/* stopping: done */
+		}
+	}
+	log_batch_flush();
 }
 
 static int
@@ -593,6 +644,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct epoll_event events[EVENTS_MAX];
 
+	log_batch_begin();	/* this thread's lines: one write per wakeup */
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
 		int i, n, timeout;
 		long paused = w->accept_resume_ms - now_ms();
@@ -635,7 +687,7 @@ worker_main(void *arg)
 		job_take_answers(w);
 		job_expire(w);
 		dns_take_answers(w);
-		batch_run(w);
+		replies_send(w);	/* and the batch of Redis calls before it */
 		if (atomic_load(&w->shared->stopping) && !w->stopping)
 			begin_stop(w);
 		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
@@ -646,6 +698,7 @@ worker_main(void *arg)
 	adopt_handed(w);	/* handed over while we stopped: closed */
 	while (w->oldest)
 		conn_close(w, w->oldest);
+	log_batch_end();
 	return NULL;
 }
 

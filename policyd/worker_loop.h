@@ -44,6 +44,8 @@ struct conn {
 	struct conn *rq_prev, *rq_next;	/* partial requests, oldest first */
 	bool in_batch;			/* a request of it is being decided */
 	struct pending *pending;	/* that request */
+	bool reply_queued;		/* an answer waits for replies_send() */
+	struct conn *reply_prev, *reply_next;	/* those, in order */
 };
 
 /*
@@ -95,6 +97,7 @@ struct worker {
 	unsigned long lists_gen;
 	struct pending *free_slots;	/* request slots, reused */
 	struct pending *waiting[BATCH_MAX];	/* requests waiting for Redis */
+	struct conn *replies_first, *replies_last;	/* answers not yet sent */
 	int waiting_count;
 	struct spf_inbox spf_inbox;	/* SPF answers for this worker */
 	struct pending *spf_oldest, *spf_newest;	/* waiting for SPF */
