@@ -44,6 +44,7 @@ struct ratelimit {
 	const struct ratelimit_conf *conf;
 	struct pattern_list exempt_senders;
 	struct redis_script script;
+	char wl[RATELIMIT_RULES_MAX][48];	/* each rule's "window_ms:limit" */
 };
 
 static void
@@ -72,6 +73,9 @@ ratelimit_open(const struct sluice_config *cfg, void **state, char *err, size_t 
 	}
 	rl->conf = conf;
 	rl->script.source = ratelimit_multi_lua;
+	for (i = 0; i < conf->rule_count; i++)
+		snprintf(rl->wl[i], sizeof(rl->wl[i]), "%ld:%d", conf->rules[i].window * 1000,
+			 conf->rules[i].limit);
 	for (i = 0; i < conf->exempt_senders.count; i++) {
 		if (pattern_list_add(&rl->exempt_senders, conf->exempt_senders.items[i], &why) < 0) {
 			snprintf(err, errsize, "'%s': %s", conf->exempt_senders.items[i], why);
@@ -150,22 +154,20 @@ call_string(struct policy_reply *reply, size_t *used, const char *text, size_t l
 
 /* Adds one rule's key and its "window_ms:limit" to the call. */
 static int
-add_rule(const struct policy_context *ctx, const struct ratelimit_rule *rule,
+add_rule(const struct policy_context *ctx, const struct ratelimit *rl, size_t rule_index,
 	 const char *subject, struct policy_reply *reply, size_t *used, int asked,
 	 const char **wls)
 {
 	struct redis_eval_call *call = &reply->call;
-	char key[RATELIMIT_KEY_MAX], wl[48];
-	int n;
+	char key[RATELIMIT_KEY_MAX];
 
-	if (ratelimit_key(ctx->cfg->redis_prefix, rule, subject, key, sizeof(key)) < 0)
-		return -1;
-	n = snprintf(wl, sizeof(wl), "%ld:%d", rule->window * 1000, rule->limit);
-	if (n < 0 || (size_t)n >= sizeof(wl))
+	if (ratelimit_key(ctx->cfg->redis_prefix, &rl->conf->rules[rule_index], subject,
+			  key, sizeof(key)) < 0)
 		return -1;
 	/* argv: the keys first, then the args, placed once all keys are
 	 * known (ratelimit_decide): wls keeps them meanwhile. */
-	if ((wls[asked] = call_string(reply, used, wl, (size_t)n)) == NULL
+	if ((wls[asked] = call_string(reply, used, rl->wl[rule_index],
+				      strlen(rl->wl[rule_index]))) == NULL
 	    || (call->argv[asked] = call_string(reply, used, key, strlen(key))) == NULL)
 		return -1;
 	return 0;
@@ -204,7 +206,7 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 		}
 		if ((rc = ratelimit_subject(rule, req, subject, sizeof(subject))) > 0)
 			continue;	/* no such subject in this request */
-		if (rc < 0 || add_rule(ctx, rule, subject, reply, &used, asked, wls) < 0) {
+		if (rc < 0 || add_rule(ctx, rl, i, subject, reply, &used, asked, wls) < 0) {
 			/* A subject we cannot key (an address that does not
 			 * parse as an IP, say): counted by no rule, and said. */
 			logline_addf(&reply->details, "ratelimit_skip", "%s", rule->name);
