@@ -6,8 +6,10 @@
  * lock. Nothing here waits: Redis calls are batched (see batch_run);
  * requests that wait for SPF, a blocking job or DNS are held in wait.c
  * while every other connection is served; accept.c takes connections
- * and spreads them evenly over the workers (worker_loop.h: what the
- * three files share).
+ * and places them (8 per worker first, then evenly); worker_loop.h is
+ * what the three files share. Answers and log lines go out once per
+ * wakeup (replies_send): the log in one write, then one send per
+ * connection.
  *
  * Framing is done here, not in the parser: bytes are scanned once as they
  * arrive, a line is refused as soon as it passes POLICY_LINE_MAX (so a
