@@ -7,6 +7,7 @@
  * one place is what keeps log injection out of every caller.
  */
 #include <pthread.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,11 +25,18 @@ static const char *log_ident = "sluice";
  * policy daemon logs a line per request. Set at log_open() and in the
  * child of a fork (daemon_detach() forks after log_open()). */
 static pid_t log_pid;
+/* "ident[pid]: ", the head of every stderr line, made when log_pid is. */
+static char log_head[128];
+static size_t log_head_len;
 
 static void
 log_pid_refresh(void)
 {
+	int n;
+
 	log_pid = getpid();
+	n = snprintf(log_head, sizeof(log_head), "%s[%ld]: ", log_ident, (long)log_pid);
+	log_head_len = n > 0 && (size_t)n < sizeof(log_head) ? (size_t)n : 0;
 }
 
 /*
@@ -89,33 +97,105 @@ log_open(const char *ident, bool also_stderr)
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-void
-log_msg(int priority, const char *fmt, ...)
-{
-	char text[LOGLINE_MAX + 64], line[sizeof(text) + 64];
-	va_list ap;
-	int n;
+/*
+ * Per-thread batching of the stderr copy (log_batch_*): an event loop
+ * decides many requests per wakeup, and one write(2) per line was one
+ * system call per decision. The buffer belongs to its thread (nothing
+ * shared, no lock); NULL when the thread does not batch, as every
+ * thread but policyd's workers.
+ */
+#define LOG_BATCH_SIZE 65536
+static __thread char *batch_buf;
+static __thread size_t batch_len;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
+static void
+write_all(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;		/* nowhere to log to: nothing better to do */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+log_batch_begin(void)
+{
+	if (batch_buf == NULL && log_to_stderr)
+		batch_buf = malloc(LOG_BATCH_SIZE);	/* NULL: unbatched, as before */
+	batch_len = 0;
+}
+
+void
+log_batch_flush(void)
+{
+	if (batch_buf == NULL || batch_len == 0)
+		return;
+	/* Whole lines only, so a reader of a file or pipe never sees half
+	 * of one; concurrent batches of other threads stay line-whole as
+	 * long as each write is (a file's offset is locked per write). */
+	write_all(batch_buf, batch_len);
+	batch_len = 0;
+}
+
+void
+log_batch_end(void)
+{
+	log_batch_flush();
+	free(batch_buf);
+	batch_buf = NULL;
+}
+
+/* The text of one line to syslog and, in the foreground, to stderr. */
+static void
+log_text(int priority, const char *text, size_t len)
+{
+	char line[LOGLINE_MAX + 256];
+	size_t head = log_head_len;
+
 	if (syslog_available())
 		syslog(priority, "%s", text);
 	if (!log_to_stderr)
 		return;
+	memcpy(line, log_head, head);
+	if (len > sizeof(line) - head - 1)
+		len = sizeof(line) - head - 1;	/* cut, but still one line */
+	memcpy(line + head, text, len);
+	line[head + len] = '\n';
+	len += head + 1;
+	if (batch_buf != NULL) {
+		if (batch_len + len > LOG_BATCH_SIZE)
+			log_batch_flush();
+		memcpy(batch_buf + batch_len, line, len);
+		batch_len += len;
+		return;
+	}
 	/* One write(2) per line, not stdio: stderr is unbuffered, and every
 	 * fprintf() on it takes the stream's lock, which the threads of a
 	 * busy daemon then queue for. A write of one line is not interleaved
 	 * with another thread's (a file's offset is locked for the write; a
 	 * pipe keeps writes up to PIPE_BUF whole). */
-	n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", log_ident, (long)log_pid, text);
-	if (n <= 0)
+	(void)!write(STDERR_FILENO, line, len);
+}
+
+void
+log_msg(int priority, const char *fmt, ...)
+{
+	char text[LOGLINE_MAX + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(line)) {	/* cut, but still one line */
-		n = (int)sizeof(line) - 1;
-		line[n - 1] = '\n';
-	}
-	(void)!write(STDERR_FILENO, line, (size_t)n);
+	log_text(priority, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
 
 bool
@@ -330,5 +410,5 @@ logline_concat(struct logline *line, const struct logline *more)
 void
 log_line(int priority, const struct logline *line)
 {
-	log_msg(priority, "%s", line->buf);
+	log_text(priority, line->buf, line->len);
 }

@@ -9,6 +9,14 @@
  *   struct logline and logline_*(): build one decision line piece by
  *                  piece ("4F1A2B3C: greylist=defer client=...") in a fixed
  *                  buffer, then log_line() writes it.
+ *   log_batch_begin(), log_batch_flush(), log_batch_end(): the calling
+ *                  thread's stderr lines are kept in a buffer of its own
+ *                  and written by the next flush, in one write(2) (an
+ *                  event loop flushes once per wakeup, before it sends
+ *                  the answers those lines record, so no answered
+ *                  decision's line is lost if the process dies; lines of
+ *                  a full buffer are written at once). Syslog lines are
+ *                  not delayed. Other threads are not affected.
  *
  * Contract: values that come from the network are sanitized (ASCII
  * control characters, spaces and '=' inside a value become '?'; a
@@ -61,6 +69,9 @@ void logline_add_client(struct logline *line, const char *name, const char *addr
 /* Appends another line's fields (built with the calls above). */
 void logline_concat(struct logline *line, const struct logline *more);
 void log_line(int priority, const struct logline *line);
+void log_batch_begin(void);
+void log_batch_flush(void);
+void log_batch_end(void);
 
 /* Copies src into dst with the same sanitizing as logline_add. */
 void log_sanitize(char *dst, size_t size, const char *src);

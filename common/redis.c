@@ -499,6 +499,72 @@ redis_command_argv(struct redis_client *client, int argc,
 	return reply;
 }
 
+/* Decimal digits of v at the end of buf[0..24); returns where they start. */
+static char *
+put_decimal(char *end, size_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+/* Appends "<mark><n>\r\n" at out[*o]; false when it does not fit. */
+static bool
+put_header(char *out, size_t size, size_t *o, char mark, size_t n)
+{
+	char digits[24], *d = put_decimal(digits + sizeof(digits), n);
+	size_t len = (size_t)(digits + sizeof(digits) - d);
+
+	if (*o + 1 + len + 2 > size)
+		return false;
+	out[(*o)++] = mark;
+	memcpy(out + *o, d, len);
+	*o += len;
+	memcpy(out + *o, "\r\n", 2);
+	*o += 2;
+	return true;
+}
+
+/*
+ * The RESP text of one command, what redisFormatCommandArgv() makes,
+ * into buf without an allocation per argument (hiredis 0.14 builds it
+ * with sds and a printf-like formatter, a few percent of a policy
+ * decision). Its length, or 0 when it does not fit in size.
+ */
+static size_t
+format_command(char *buf, size_t size, int argc, const char **argv)
+{
+	size_t o = 0;
+	int i;
+
+	if (!put_header(buf, size, &o, '*', (size_t)argc))
+		return 0;
+	for (i = 0; i < argc; i++) {
+		size_t len = strlen(argv[i]);
+
+		if (!put_header(buf, size, &o, '$', len) || o + len + 2 > size)
+			return 0;
+		memcpy(buf + o, argv[i], len);
+		o += len;
+		memcpy(buf + o, "\r\n", 2);
+		o += 2;
+	}
+	return o;
+}
+
+static int
+append_command(redisContext *ctx, int argc, const char **argv)
+{
+	char buf[4096];
+	size_t len = format_command(buf, sizeof(buf), argc, argv);
+
+	if (len == 0)		/* a long one: let hiredis format it */
+		return redisAppendCommandArgv(ctx, argc, argv, NULL);
+	return redisAppendFormattedCommand(ctx, buf, len);
+}
+
 int
 redis_pipeline(struct redis_client *client, int count, const int *argcs,
 	       const char **const *argvs, redisReply **replies)
@@ -514,7 +580,7 @@ redis_pipeline(struct redis_client *client, int count, const int *argcs,
 		return -1;
 	}
 	for (i = 0; i < count; i++)
-		if (redisAppendCommandArgv(ctx, argcs[i], argvs[i], NULL) != REDIS_OK)
+		if (append_command(ctx, argcs[i], argvs[i]) != REDIS_OK)
 			break;
 	for (j = 0; i == count && j < count; j++) {
 		void *reply = NULL;

@@ -119,6 +119,9 @@ struct greylist {
 	struct pattern_list allow_recipients;
 	bool spf;			/* SPF matters: bypass or domain triplets */
 	struct redis_script script, peek;
+	/* The script's constant arguments (delay, retry window, allowlist
+	 * time and clients), formatted once instead of per decision. */
+	char num[4][24];
 	/* Messages that already got an X-Greylist header: Postfix asks once
 	 * per recipient, the header must be added once per message. */
 	char recent[RECENT_INSTANCES][64];
@@ -168,6 +171,10 @@ greylist_open(const struct sluice_config *cfg, void **state, char *err, size_t e
 		return -1;
 	}
 	gl->conf = conf;
+	snprintf(gl->num[0], sizeof(gl->num[0]), "%ld", conf->delay);
+	snprintf(gl->num[1], sizeof(gl->num[1]), "%ld", conf->retry_window);
+	snprintf(gl->num[2], sizeof(gl->num[2]), "%ld", conf->auto_allowlist);
+	snprintf(gl->num[3], sizeof(gl->num[3]), "%d", conf->auto_allowlist_clients);
 	gl->script.source = greylist_lua;
 	gl->peek.source = greylist_peek_lua;
 	gl->spf = conf->spf_bypass || conf->spf_domain_triplet;
@@ -375,8 +382,7 @@ prepare_script(struct greylist *gl, const struct policy_context *ctx,
 	       const struct triplet_parts *t, struct redis_script *script, int step,
 	       struct policy_reply *reply)
 {
-	const struct greylist_conf *c = gl->conf;
-	char key[TRIPLET_KEY_MAX], awl[TRIPLET_KEY_MAX], num[5][24];
+	char key[TRIPLET_KEY_MAX], awl[TRIPLET_KEY_MAX], offset[24];
 	struct redis_eval_call *call = &reply->call;
 	size_t used = 0;
 	int i;
@@ -385,18 +391,18 @@ prepare_script(struct greylist *gl, const struct policy_context *ctx,
 			key, sizeof(key)) < 0
 	    || triplet_awl_key(ctx->cfg->redis_prefix, t->subject, awl, sizeof(awl)) < 0)
 		return unusable(ctx, reply, "triplet-too-long");
-	snprintf(num[0], sizeof(num[0]), "%ld", ctx->clock_offset);
-	snprintf(num[1], sizeof(num[1]), "%ld", c->delay);
-	snprintf(num[2], sizeof(num[2]), "%ld", c->retry_window);
-	snprintf(num[3], sizeof(num[3]), "%ld", c->auto_allowlist);
-	snprintf(num[4], sizeof(num[4]), "%d", c->auto_allowlist_clients);
+	if (ctx->clock_offset == 0)
+		memcpy(offset, "0", 2);
+	else
+		snprintf(offset, sizeof(offset), "%ld", ctx->clock_offset);
 	call->script = script;
 	call->nkeys = 2;
 	call->nargs = 5;
 	call->argv[0] = call_string(reply, &used, key);
 	call->argv[1] = call_string(reply, &used, awl);
-	for (i = 0; i < 5; i++)
-		call->argv[2 + i] = call_string(reply, &used, num[i]);
+	call->argv[2] = call_string(reply, &used, offset);
+	for (i = 0; i < 4; i++)
+		call->argv[3 + i] = call_string(reply, &used, gl->num[i]);
 	for (i = 0; i < 7; i++)
 		if (call->argv[i] == NULL)
 			return unusable(ctx, reply, "triplet-too-long");

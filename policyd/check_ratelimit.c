@@ -14,12 +14,16 @@
  * (reply->permitted, set by the permit check before us) skips the inbound
  * rules.
  *
- * Every rule that applies is one call of the GCRA script on its own key
- * (one key per subject and rule, hash-tagged on the subject, TTL at most
- * the window), and all of a request's calls go in the worker's one
- * pipeline: one round trip per request however many rules it feeds (see
- * check.h, more_calls). Each rule counts the events it allows, also when
- * another rule refuses the same request: the rules are independent
+ * Every rule that applies has its own key (one key per subject and rule,
+ * hash-tagged on the subject, TTL at most the window), and all the keys
+ * of a request go in ONE call of the GCRA script (ratelimit_multi_lua),
+ * in the worker's one pipeline: a script call has a fixed cost in Redis
+ * (10-15 us of its CPU on the bench machine, more than the GCRA step
+ * itself), and two rules were two calls. The keys are of different hash
+ * slots, which one Redis or a Sentinel-managed primary does not mind;
+ * Redis Cluster would refuse the call (CROSSSLOT), and sluice does not
+ * speak Cluster (README). Each rule counts the events it allows, also
+ * when another rule refuses the same request: the rules are independent
  * budgets, and no two-phase commit is worth a second round trip.
  *
  * Over a limit: "421 4.7.0" at CONNECT (Postfix then closes the
@@ -40,6 +44,7 @@ struct ratelimit {
 	const struct ratelimit_conf *conf;
 	struct pattern_list exempt_senders;
 	struct redis_script script;
+	char wl[RATELIMIT_RULES_MAX][48];	/* each rule's "window_ms:limit" */
 };
 
 static void
@@ -67,7 +72,10 @@ ratelimit_open(const struct sluice_config *cfg, void **state, char *err, size_t 
 		return -1;
 	}
 	rl->conf = conf;
-	rl->script.source = ratelimit_lua;
+	rl->script.source = ratelimit_multi_lua;
+	for (i = 0; i < conf->rule_count; i++)
+		snprintf(rl->wl[i], sizeof(rl->wl[i]), "%ld:%d", conf->rules[i].window * 1000,
+			 conf->rules[i].limit);
 	for (i = 0; i < conf->exempt_senders.count; i++) {
 		if (pattern_list_add(&rl->exempt_senders, conf->exempt_senders.items[i], &why) < 0) {
 			snprintf(err, errsize, "'%s': %s", conf->exempt_senders.items[i], why);
@@ -122,28 +130,46 @@ exemption(const struct ratelimit *rl, const struct policy_context *ctx,
 	return NULL;
 }
 
-/* The call for one rule: its strings in buf (size bytes). */
-static int
-prepare_call(const struct policy_context *ctx, struct ratelimit *rl,
-	     const struct ratelimit_rule *rule, const char *subject,
-	     struct redis_eval_call *call, char *buf, size_t size)
+/*
+ * The strings of the request's one call live in its reply: the keys in
+ * more_buf, then call_buf when that is full (8 keys at their longest and
+ * their numbers fit the two). NULL when text does not fit.
+ */
+static const char *
+call_string(struct policy_reply *reply, size_t *used, const char *text, size_t len)
 {
-	char key[RATELIMIT_KEY_MAX];
-	int n;
+	size_t first = sizeof(reply->more_buf), total = first + sizeof(reply->call_buf);
+	char *at;
 
-	if (ratelimit_key(ctx->cfg->redis_prefix, rule, subject, key, sizeof(key)) < 0)
+	if (*used < first && *used + len + 1 > first)
+		*used = first;		/* does not fit the rest of more_buf */
+	if (*used + len + 1 > total)
+		return NULL;
+	at = *used < first ? reply->more_buf + *used : reply->call_buf + (*used - first);
+	memcpy(at, text, len);
+	at[len] = '\0';
+	*used += len + 1;
+	return at;
+}
+
+/* Adds one rule's key and its "window_ms:limit" to the call. */
+static int
+add_rule(const struct policy_context *ctx, const struct ratelimit *rl, size_t rule_index,
+	 const char *subject, struct policy_reply *reply, size_t *used, int asked,
+	 const char **wls)
+{
+	struct redis_eval_call *call = &reply->call;
+	char key[RATELIMIT_KEY_MAX];
+
+	if (ratelimit_key(ctx->cfg->redis_prefix, &rl->conf->rules[rule_index], subject,
+			  key, sizeof(key)) < 0)
 		return -1;
-	n = snprintf(buf, size, "%s%c%ld%c%ld%c%d", key, 0, ctx->clock_offset * 1000, 0,
-		     rule->window * 1000, 0, rule->limit);
-	if (n < 0 || (size_t)n >= size)
+	/* argv: the keys first, then the args, placed once all keys are
+	 * known (ratelimit_decide): wls keeps them meanwhile. */
+	if ((wls[asked] = call_string(reply, used, rl->wl[rule_index],
+				      strlen(rl->wl[rule_index]))) == NULL
+	    || (call->argv[asked] = call_string(reply, used, key, strlen(key))) == NULL)
 		return -1;
-	call->script = &rl->script;
-	call->nkeys = 1;
-	call->nargs = 3;
-	call->argv[0] = buf;
-	call->argv[1] = call->argv[0] + strlen(call->argv[0]) + 1;
-	call->argv[2] = call->argv[1] + strlen(call->argv[1]) + 1;
-	call->argv[3] = call->argv[2] + strlen(call->argv[2]) + 1;
 	return 0;
 }
 
@@ -152,11 +178,13 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 		 const struct policy_request *req, struct policy_reply *reply)
 {
 	struct ratelimit *rl = state;
-	int stage = ratelimit_stage(req->protocol_state), asked = 0;
+	int stage = ratelimit_stage(req->protocol_state), asked = 0, k, n;
+	struct redis_eval_call *call = &reply->call;
 	struct net_addr client;
 	bool have_client, outbound;
-	const char *why;
-	size_t i;
+	char offset[24];
+	const char *why, *wls[RATELIMIT_RULES_MAX];
+	size_t i, used = 0;
 
 	if (stage < 0)
 		return CHECK_CONTINUE;
@@ -178,14 +206,7 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 		}
 		if ((rc = ratelimit_subject(rule, req, subject, sizeof(subject))) > 0)
 			continue;	/* no such subject in this request */
-		if (rc < 0
-		    || prepare_call(ctx, rl, rule, subject,
-				    asked == 0 ? &reply->call : &reply->more_calls[asked - 1],
-				    asked == 0 ? reply->call_buf
-					       : reply->more_buf + (asked - 1) * (sizeof(reply->more_buf)
-										 / CHECK_MORE_CALLS),
-				    asked == 0 ? sizeof(reply->call_buf)
-					       : sizeof(reply->more_buf) / CHECK_MORE_CALLS) < 0) {
+		if (rc < 0 || add_rule(ctx, rl, i, subject, reply, &used, asked, wls) < 0) {
 			/* A subject we cannot key (an address that does not
 			 * parse as an IP, say): counted by no rule, and said. */
 			logline_addf(&reply->details, "ratelimit_skip", "%s", rule->name);
@@ -196,7 +217,22 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 	}
 	if (asked == 0)
 		return CHECK_CONTINUE;
-	reply->more_count = asked - 1;
+	/* KEYS, then ARGV: the clock offset, "" (no test "now"), and each
+	 * rule's window and limit. */
+	n = snprintf(offset, sizeof(offset), "%ld", ctx->clock_offset * 1000);
+	call->script = &rl->script;
+	call->nkeys = asked;
+	call->nargs = 2 + asked;
+	if (n < 0 || (size_t)n >= sizeof(offset)
+	    || (call->argv[asked] = call_string(reply, &used, offset, (size_t)n)) == NULL) {
+		reply->step = 0;	/* cannot be: the buffers hold it all */
+		logline_add(&reply->details, "ratelimit_skip", "all");
+		return CHECK_CONTINUE;
+	}
+	call->argv[asked + 1] = "";
+	for (k = 0; k < asked; k++)
+		call->argv[asked + 2 + k] = wls[k];
+	reply->more_count = 0;
 	return CHECK_REDIS;
 }
 
@@ -230,15 +266,11 @@ ratelimit_resume(void *state, const struct policy_context *ctx,
 	if (r == NULL)
 		return redis_trouble(ctx, reply, redis_client_error(ctx->redis));
 	for (i = 0; i < rl->conf->rule_count; i++) {
-		const redisReply *one;
-
 		if (!(reply->step & (1 << i)))
 			continue;
-		one = reply->more_count == 0 ? r : n < r->elements ? r->element[n] : NULL;
-		n++;
-		if ((answer = ratelimit_reply(one, &value)) < 0)
-			return redis_trouble(ctx, reply, one && one->type == REDIS_REPLY_ERROR
-					     ? one->str : "unexpected script reply");
+		if ((answer = ratelimit_multi_reply(r, n++, &value)) < 0)
+			return redis_trouble(ctx, reply, r->type == REDIS_REPLY_ERROR && r->str
+					     ? r->str : "unexpected script reply");
 		if (answer == 0 && value >= wait_ms) {
 			over = &rl->conf->rules[i];
 			wait_ms = value;

@@ -37,6 +37,39 @@ const char ratelimit_lua[] =
 	"           math.max(1, math.ceil(ahead)))\n"
 	"return { 1, math.floor((window - ahead) / interval + 0.001) }\n";
 
+/*
+ * Every rule of one request in one call (see ratelimit.h): the same GCRA
+ * step as ratelimit_lua, per key, with one TIME for all of them. Each
+ * rule is its own budget: a key over its limit does not stop the others
+ * from counting, as with one call per rule.
+ */
+const char ratelimit_multi_lua[] =
+	"if redis.replicate_commands then redis.replicate_commands() end\n"
+	"local now\n"
+	"if ARGV[2] ~= '' then now = tonumber(ARGV[2]) else\n"
+	"  local t = redis.call('TIME')\n"
+	"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])\n"
+	"end\n"
+	"local out = {}\n"
+	"for i = 1, #KEYS do\n"
+	"  local w, l = string.match(ARGV[2 + i], '^(%d+):(%d+)$')\n"
+	"  local window, limit = tonumber(w), tonumber(l)\n"
+	"  local interval = window / limit\n"
+	"  local tat = tonumber(redis.call('GET', KEYS[i]) or '') or now\n"
+	"  if tat < now then tat = now end\n"
+	"  local ahead = tat + interval - now\n"
+	"  if ahead > window + 0.001 then\n"
+	"    out[2 * i - 1] = 0\n"
+	"    out[2 * i] = math.ceil(ahead - window)\n"
+	"  else\n"
+	"    redis.call('SET', KEYS[i], string.format('%.3f', tat + interval), 'PX',\n"
+	"               math.max(1, math.ceil(ahead)))\n"
+	"    out[2 * i - 1] = 1\n"
+	"    out[2 * i] = math.floor((window - ahead) / interval + 0.001)\n"
+	"  end\n"
+	"end\n"
+	"return out\n";
+
 int
 ratelimit_stage(const char *state)
 {
@@ -178,4 +211,19 @@ ratelimit_reply(const redisReply *r, long long *value)
 		return -1;
 	*value = r->element[1]->integer;
 	return r->element[0]->integer ? 1 : 0;
+}
+
+int
+ratelimit_multi_reply(const redisReply *r, size_t i, long long *value)
+{
+	const redisReply *allowed, *v;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2 * i + 2)
+		return -1;
+	allowed = r->element[2 * i];
+	v = r->element[2 * i + 1];
+	if (allowed->type != REDIS_REPLY_INTEGER || v->type != REDIS_REPLY_INTEGER)
+		return -1;
+	*value = v->integer;
+	return allowed->integer ? 1 : 0;
 }

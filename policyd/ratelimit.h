@@ -22,6 +22,16 @@
  *                       without it the time is Redis's TIME, so MX hosts
  *                       whose clocks disagree share one count). Returns
  *                       { 1, events left } or { 0, ms until the next }.
+ *   ratelimit_multi_lua every rule a request feeds in one call: KEYS the
+ *                       rules' keys; ARGV[1] the clock offset in ms,
+ *                       ARGV[2] "now" in ms or "" (tests only, as above),
+ *                       ARGV[2 + i] "window_ms:limit" of KEYS[i]. Returns
+ *                       { allowed, value } per key, flat, in key order.
+ *                       The keys are of different hash slots: fine on one
+ *                       Redis or a Sentinel-managed primary (what sluice
+ *                       talks to), refused by Redis Cluster (README).
+ *   ratelimit_multi_reply() reads the i-th (from 0) rule's answer of
+ *                       that reply, as ratelimit_reply() does.
  *   ratelimit_stage()   the count a protocol_state feeds: RL_CONNECTIONS
  *                       at CONNECT, RL_RECIPIENTS at RCPT, RL_MESSAGES at
  *                       END-OF-MESSAGE; -1 at any other stage.
@@ -60,6 +70,7 @@
 #define RATELIMIT_KEY_MAX (64 + 4 + 3 * RATELIMIT_SUBJECT_MAX + 12 + 24 + 1)
 
 extern const char ratelimit_lua[];
+extern const char ratelimit_multi_lua[];
 
 int ratelimit_stage(const char *protocol_state);
 bool ratelimit_applies(const struct ratelimit_rule *rule, int stage, bool outbound);
@@ -68,5 +79,6 @@ int ratelimit_subject(const struct ratelimit_rule *rule, const struct policy_req
 int ratelimit_key(const char *prefix, const struct ratelimit_rule *rule,
 		  const char *subject, char *out, size_t size);
 int ratelimit_reply(const redisReply *r, long long *value);
+int ratelimit_multi_reply(const redisReply *r, size_t i, long long *value);
 
 #endif

@@ -59,6 +59,11 @@ int policy_request_parse(char *buf, size_t len, struct policy_request *req,
  * checks each line as it arrives, so garbage is refused at its first
  * line instead of when (if ever) an empty line ends it. */
 int policy_line_check(const char *line, size_t len, const char **why);
+/* policy_request_parse() for a request whose every line has passed
+ * policy_line_check() already (the server's framing does): the same
+ * result without checking each line a second time. */
+int policy_request_parse_framed(char *buf, size_t len, struct policy_request *req,
+				const char **why);
 const char *policy_request_get(const struct policy_request *req, const char *name);
 
 #endif

@@ -92,6 +92,18 @@ fold_local(const char *local, char *out, size_t size, bool digits)
 		snprintf(out, size, "+");
 }
 
+/* text[0..len) into dst as a string, cut to size - 1 as snprintf would
+ * (the callers' buffers are large enough for what address_parse lets
+ * through: a decision does not need printf). */
+static void
+copy_cut(char *dst, size_t size, const char *text, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, text, len);
+	dst[len] = '\0';
+}
+
 static int
 normalize(const char *sender, char *out, size_t size, bool digits)
 {
@@ -99,31 +111,42 @@ normalize(const char *sender, char *out, size_t size, bool digits)
 	char lower[ADDRESS_MAX + 1], local[ADDRESS_MAX + 1], domain[ADDRESS_DOMAIN_MAX + 1];
 	char folded[ADDRESS_MAX + 1];
 	const char *at, *base;
-	int n;
+	size_t flen, dlen;
 
 	if (sender == NULL || address_parse(sender, &a, NULL) < 0)
 		return -1;
 	if (a.is_null) {
-		n = snprintf(out, size, "<>");
-		return (n < 0 || (size_t)n >= size) ? -1 : 0;
+		if (size < 3)
+			return -1;
+		memcpy(out, "<>", 3);
+		return 0;
 	}
 	address_lower(&a, lower, sizeof(lower));
 	at = strrchr(lower, '@');
 	if (at == NULL) {
-		snprintf(local, sizeof(local), "%s", lower);
+		copy_cut(local, sizeof(local), lower, strlen(lower));
 		domain[0] = '\0';
 	} else {
-		snprintf(local, sizeof(local), "%.*s", (int)(at - lower), lower);
-		snprintf(domain, sizeof(domain), "%s", at + 1);
+		copy_cut(local, sizeof(local), lower, (size_t)(at - lower));
+		copy_cut(domain, sizeof(domain), at + 1, strlen(at + 1));
 	}
 	base = strip_batv(local);
 	if (decode_srs(base, folded, sizeof(folded), domain, sizeof(domain)) == 0)
-		snprintf(local, sizeof(local), "%s", folded);
+		copy_cut(local, sizeof(local), folded, strlen(folded));
 	else if (base != local)
 		memmove(local, base, strlen(base) + 1);
 	fold_local(local, folded, sizeof(folded), digits);
-	n = snprintf(out, size, "%s%s%s", folded, domain[0] ? "@" : "", domain);
-	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	flen = strlen(folded);
+	dlen = strlen(domain);
+	if (flen + (dlen ? 1 + dlen : 0) >= size)
+		return -1;
+	memcpy(out, folded, flen);
+	if (dlen) {
+		out[flen] = '@';
+		memcpy(out + flen + 1, domain, dlen);
+	}
+	out[flen + (dlen ? 1 + dlen : 0)] = '\0';
+	return 0;
 }
 
 int

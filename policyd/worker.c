@@ -3,37 +3,13 @@
  *
  * Every worker owns the connections it accepts, its Redis client, its
  * cache of the Redis lists and its check chain, so a decision takes no
- * lock. Nothing here waits: Redis calls are batched (see batch_run) and
- * SPF goes to the process's SPF pool (spf_pool.h), whose answers come
- * back through the worker's eventfd; so do the checks' other blocking
- * jobs (CHECK_JOB: SMTP probes, LDAP lookups) through the job pool
- * (job_pool.h), held and timed out the same way. A request that waits for SPF holds
- * its connection still (no reads: its attributes point into the input
- * buffer) and is answered temperror when policyd.spf_timeout runs out,
- * while every other connection is served. Connections are spread
- * evenly, so that no worker carries more than its share of the work:
- * whichever worker accepts (EPOLLEXCLUSIVE wakes one, which takes
- * at most ACCEPT_BATCH per wakeup), the connection goes to the worker
- * with the fewest, handed over through that worker's pipe. (A worker
- * that merely stopped accepting while over its share would leave the
- * backlog to workers asleep in epoll_wait.)
- *
- * DNS (CHECK_DNS) is the same shape inside the loop: the worker owns one
- * c-ares resolver (dns_async.h) whose sockets sit behind one descriptor
- * in our epoll set; a request that waits for DNS holds its connection
- * still, and is resumed when its names are all answered or when its
- * budget (reply->dns.budget_ms) runs out, whichever comes first. So a
- * dead DNS server costs the requests that ask it their budget, and
- * nothing to anyone else.
- *
- * Out of descriptors (EMFILE, ENFILE), accept fails without taking the
- * connection, so the socket stays readable: the worker stops watching it
- * for ACCEPT_BACKOFF_MS instead of spinning, and the warning is logged
- * once a minute for the process. When max_connections are open, a new
- * connection closes the worker's longest silent connection that has no
- * request in progress (Postfix reconnects on its own when it finds its
- * idle connection closed), else its oldest half-written request; only if
- * there is neither is the new one closed.
+ * lock. Nothing here waits: Redis calls are batched (see batch_run);
+ * requests that wait for SPF, a blocking job or DNS are held in wait.c
+ * while every other connection is served; accept.c takes connections
+ * and places them (8 per worker first, then evenly); worker_loop.h is
+ * what the three files share. Answers and log lines go out once per
+ * wakeup (replies_send): the log in one write, then one send per
+ * connection.
  *
  * Framing is done here, not in the parser: bytes are scanned once as they
  * arrive, a line is refused as soon as it passes POLICY_LINE_MAX (so a
@@ -62,102 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "dns_async.h"
 #include "list_cache.h"
 #include "log.h"
-#include "server.h"
-#include "job_pool.h"
-#include "spf_pool.h"
-#include "worker.h"
-
-#define INPUT_INITIAL 1024
-#define STOP_GRACE_SECONDS 10
-#define ACCEPT_BATCH 16		/* connections one wakeup accepts at most */
-#define ACCEPT_BACKOFF_MS 250	/* out of descriptors: pause accepting */
-#define EVICT_SCAN_MAX 64	/* connections looked at to make room */
-
-struct conn {
-	int fd;
-	char *in;
-	size_t in_len, in_cap;
-	size_t scan;		/* bytes already scanned for newlines */
-	size_t line_start;	/* start of the current line */
-	char out[sizeof(((struct policy_reply *)0)->action) + 16];
-	size_t out_len, out_off;
-	time_t last_active;
-	struct conn *prev, *next;	/* idle order, oldest first */
-	time_t request_started;		/* first byte of a partial request; 0: none */
-	struct conn *rq_prev, *rq_next;	/* partial requests, oldest first */
-	bool in_batch;			/* a request of it is being decided */
-	struct pending *pending;	/* that request */
-};
-
-/*
- * A request being decided. Its attributes point into its connection's
- * input buffer, which is neither read into nor moved until the request
- * is answered: a connection has at most one request in a batch, and the
- * batch is run before the worker reads from any socket again.
- */
-struct pending {
-	struct conn *c;
-	size_t consumed;	/* bytes of input the request took */
-	size_t cursor;		/* the check chain's position */
-	struct spf_job *job;	/* while waiting for SPF */
-	struct dns_wait *dnsw;	/* while waiting for DNS */
-	long dns_deadline_ms;	/* then: its budget ends (CLOCK_MONOTONIC) */
-	struct pending *next;	/* free list, or the SPF wait list */
-	struct pending *prev;	/* SPF wait list */
-	struct job *blocking;	/* while waiting for a job (CHECK_JOB) */
-	struct pending *jprev, *jnext;	/* the job wait list */
-	struct policy_request req;
-	struct policy_reply reply;
-};
-
-/* One epoll wakeup yields at most EVENTS_MAX connections, each with at
- * most one request waiting; after a batch only those come back; SPF
- * answers are taken only while there is room. So the waiting list never
- * holds more than BATCH_MAX requests. Requests waiting for SPF are not
- * bounded by it (they span wakeups): their slots are allocated, at most
- * one per connection. */
-#define EVENTS_MAX 256
-#define BATCH_MAX EVENTS_MAX
-#define BATCH_CALLS_MAX (BATCH_MAX * (1 + CHECK_MORE_CALLS))
-
-struct worker {
-	int id;
-	pthread_t thread;
-	struct server_shared *shared;
-	int epfd, wake_fd;
-	struct conn *oldest, *newest;
-	struct conn *partial_oldest, *partial_newest;
-	int conn_count;			/* this worker's connections */
-	bool listening;			/* the listening socket is in epfd */
-	long accept_resume_ms;		/* out of descriptors: paused until */
-	unsigned long evicted, refused;	/* at the connection limit, since logged */
-	struct config_gen *gen;		/* the config this worker runs */
-	struct check_chain *chain;
-	struct redis_client *redis;
-	const struct lists *lists;	/* held snapshot of the list cache */
-	unsigned long lists_gen;
-	struct pending *free_slots;	/* request slots, reused */
-	struct pending *waiting[BATCH_MAX];	/* requests waiting for Redis */
-	int waiting_count;
-	struct spf_inbox spf_inbox;	/* SPF answers for this worker */
-	struct pending *spf_oldest, *spf_newest;	/* waiting for SPF */
-	struct job_inbox job_inbox;	/* finished jobs (CHECK_JOB) */
-	struct pending *job_oldest, *job_newest;	/* waiting for a job */
-	struct dns_async *dns;				/* this worker's resolver */
-	struct pending *dns_oldest, *dns_newest;	/* waiting for DNS */
-	long clock_offset;		/* test aid: policyd.test_clock */
-	bool stopping;
-	time_t stop_deadline;
-	time_t last_tick;
-	time_t last_full_warning;
-};
+#include "worker_loop.h"
 
 /* epoll tags for the non-connection descriptors */
-static char tag_listen, tag_wake, tag_handoff, tag_dns;
+char tag_listen, tag_wake, tag_handoff, tag_dns;
 
 static void
 idle_unlink(struct worker *w, struct conn *c)
@@ -167,7 +53,7 @@ idle_unlink(struct worker *w, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
-static void
+void
 idle_touch(struct worker *w, struct conn *c)
 {
 	c->last_active = time(NULL);	/* also when it is the newest already */
@@ -203,12 +89,30 @@ partial_end(struct worker *w, struct conn *c)
 	c->request_started = 0;
 }
 
-static void slot_release(struct worker *w, struct pending *p);
-static void spf_unlink(struct worker *w, struct pending *p);
-static void job_unlink(struct worker *w, struct pending *p);
-static void dns_unlink(struct worker *w, struct pending *p);
-
 static void
+reply_unlink(struct worker *w, struct conn *c)
+{
+	if (!c->reply_queued)
+		return;
+	if (c->reply_prev) c->reply_prev->reply_next = c->reply_next; else w->replies_first = c->reply_next;
+	if (c->reply_next) c->reply_next->reply_prev = c->reply_prev; else w->replies_last = c->reply_prev;
+	c->reply_prev = c->reply_next = NULL;
+	c->reply_queued = false;
+}
+
+/* An answer is ready in c->out: sent by replies_send(), after the log
+ * lines of this wakeup are written. */
+static void
+reply_queue(struct worker *w, struct conn *c)
+{
+	c->reply_queued = true;
+	c->reply_next = NULL;
+	c->reply_prev = w->replies_last;
+	if (w->replies_last) w->replies_last->reply_next = c; else w->replies_first = c;
+	w->replies_last = c;
+}
+
+void
 conn_close(struct worker *w, struct conn *c)
 {
 	struct pending *p = c->pending;
@@ -228,6 +132,7 @@ conn_close(struct worker *w, struct conn *c)
 		dns_unlink(w, p);
 		slot_release(w, p);
 	}
+	reply_unlink(w, c);
 	idle_unlink(w, c);
 	partial_end(w, c);
 	close(c->fd);		/* also removes it from the epoll set */
@@ -245,7 +150,7 @@ conn_fail(struct worker *w, struct conn *c, const char *why)
 	conn_close(w, c);
 }
 
-static int
+int
 conn_watch(struct worker *w, struct conn *c, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = c };
@@ -293,7 +198,7 @@ conn_flush(struct worker *w, struct conn *c)
 	return 0;
 }
 
-static struct policy_context
+struct policy_context
 worker_context(struct worker *w)
 {
 	struct policy_context ctx = { w->gen->cfg, w->redis, w->lists,
@@ -303,33 +208,35 @@ worker_context(struct worker *w)
 	return ctx;
 }
 
-/* Logs and answers a decided request, frees its slot, drops it from the
- * input and writes the answer: -1 closed, 1 output pending, 0 written. */
+/* Logs a decided request (into this wakeup's log batch), frees its
+ * slot, drops it from the input and queues the answer for
+ * replies_send(): -1 closed, 1 answer queued. */
 static int
 finish_request(struct worker *w, struct pending *p)
 {
 	struct conn *c = p->c;
-	int n;
+	size_t alen = strlen(p->reply.action);
 
 	log_decision(&p->req, &p->reply);
 	check_reply_count(&p->reply);
-	n = snprintf(c->out, sizeof(c->out), "action=%s\n\n", p->reply.action);
 	slot_release(w, p);
 	c->in_batch = false;
 	c->pending = NULL;
-	if (n <= 0 || (size_t)n >= sizeof(c->out)) {
+	if (alen + sizeof("action=\n\n") > sizeof(c->out)) {
 		conn_fail(w, c, "reply too long");
 		return -1;
 	}
-	c->out_len = (size_t)n;
+	memcpy(c->out, "action=", 7);
+	memcpy(c->out + 7, p->reply.action, alen);
+	memcpy(c->out + 7 + alen, "\n\n", 2);
+	c->out_len = 7 + alen + 2;
 	c->out_off = 0;
 	memmove(c->in, c->in + p->consumed, c->in_len - p->consumed);
 	c->in_len -= p->consumed;
 	c->scan = c->line_start = 0;
-	return conn_flush(w, c);
+	reply_queue(w, c);
+	return 1;
 }
-
-static int go_on(struct worker *w, struct pending *p, enum check_result r);
 
 static struct pending *
 slot_take(struct worker *w)
@@ -343,7 +250,7 @@ slot_take(struct worker *w)
 	return p;
 }
 
-static void
+void
 slot_release(struct worker *w, struct pending *p)
 {
 	p->c = NULL;
@@ -356,127 +263,10 @@ slot_release(struct worker *w, struct pending *p)
 	w->free_slots = p;
 }
 
-static void
-spf_unlink(struct worker *w, struct pending *p)
-{
-	if (p->prev) p->prev->next = p->next; else w->spf_oldest = p->next;
-	if (p->next) p->next->prev = p->prev; else w->spf_newest = p->prev;
-	p->prev = p->next = NULL;
-}
-
-/*
- * Hands a waiting request's question to the SPF pool. Its connection is
- * not read meanwhile (the request points into its buffer); a hangup is
- * noticed when the answer is written.
- */
-static int
-spf_wait(struct worker *w, struct pending *p)
-{
-	const struct spf_question *q = &p->reply.spf;
-
-	p->job = spf_pool_submit(w->shared->spf, &w->spf_inbox, q->client_ip, q->helo,
-				 q->sender, q->breadth, w->gen->cfg->policyd.spf_timeout_ms, p);
-	if (p->job == NULL) {	/* a full queue is a DNS failure too */
-		struct spf_answer a = { .result = SPF_TEMPERROR, .timed_out = true };
-		struct policy_context ctx = worker_context(w);
-
-		return go_on(w, p, check_chain_resume_spf(w->chain, &ctx, &p->req, &p->reply,
-							  &p->cursor, &a));
-	}
-	(void)conn_watch(w, p->c, 0);
-	p->prev = w->spf_newest;
-	p->next = NULL;
-	if (w->spf_newest) w->spf_newest->next = p; else w->spf_oldest = p;
-	w->spf_newest = p;
-	return 1;
-}
-
-static void
-job_unlink(struct worker *w, struct pending *p)
-{
-	if (p->jprev) p->jprev->jnext = p->jnext; else w->job_oldest = p->jnext;
-	if (p->jnext) p->jnext->jprev = p->jprev; else w->job_newest = p->jprev;
-	p->jprev = p->jnext = NULL;
-}
-
-/*
- * Hands a check's blocking job to the job pool (job_pool.h), as spf_wait
- * does for SPF: the connection is held still until the answer or the
- * end of the job's budget.
- */
-static int
-job_wait(struct worker *w, struct pending *p)
-{
-	struct job *job = p->reply.job;
-
-	p->reply.job = NULL;
-	if (job == NULL
-	    || job_pool_submit(w->shared->jobs, &w->job_inbox, job, p->reply.job_timeout_ms, p) < 0) {
-		struct policy_context ctx = worker_context(w);
-
-		if (job)
-			job->free(job);
-		return go_on(w, p, check_chain_resume_job(w->chain, &ctx, &p->req, &p->reply,
-							  &p->cursor, NULL));
-	}
-	p->blocking = job;
-	(void)conn_watch(w, p->c, 0);
-	p->jprev = w->job_newest;
-	p->jnext = NULL;
-	if (w->job_newest) w->job_newest->jnext = p; else w->job_oldest = p;
-	w->job_newest = p;
-	return 1;
-}
-
-static long now_ms(void);
-
-static void
-dns_unlink(struct worker *w, struct pending *p)
-{
-	if (p->prev) p->prev->next = p->next; else w->dns_oldest = p->next;
-	if (p->next) p->next->prev = p->prev; else w->dns_newest = p->prev;
-	p->prev = p->next = NULL;
-}
-
-/*
- * Asks a waiting request's names, all at once. Its connection is not
- * read meanwhile, as with SPF. Answers not in when the budget ends stay
- * DNS_TIMEOUT. The list is in order of submission; a budget is one
- * config's, so that is the order of deadlines but across a reload.
- */
-static int
-dns_wait(struct worker *w, struct pending *p)
-{
-	struct dns_question *q = &p->reply.dns;
-	const char *names[DNS_QUESTIONS_MAX];
-	int i;
-
-	for (i = 0; i < q->count && i < DNS_QUESTIONS_MAX; i++) {
-		names[i] = q->names[i];
-		q->answers[i].status = DNS_TIMEOUT;
-		q->answers[i].count = 0;
-	}
-	p->dnsw = w->dns ? dns_wait_start(w->dns, names, i, q->answers, p) : NULL;
-	if (p->dnsw == NULL) {	/* too many open queries: a DNS failure */
-		struct policy_context ctx = worker_context(w);
-
-		for (i = 0; i < q->count && i < DNS_QUESTIONS_MAX; i++)
-			q->answers[i].status = DNS_ERROR;
-		return go_on(w, p, check_chain_resume_dns(w->chain, &ctx, &p->req, &p->reply,
-							  &p->cursor));
-	}
-	p->dns_deadline_ms = now_ms() + q->budget_ms;
-	(void)conn_watch(w, p->c, 0);
-	p->prev = w->dns_newest;
-	p->next = NULL;
-	if (w->dns_newest) w->dns_newest->next = p; else w->dns_oldest = p;
-	w->dns_newest = p;
-	return 1;
-}
-
 /* Where a request goes after a step of the chain: answered (-1 closed,
- * 0 written, 1 output pending) or waiting for Redis or SPF (1). */
-static int
+ * 1 answer queued for replies_send()) or waiting for Redis, SPF, a job
+ * or DNS (1). */
+int
 go_on(struct worker *w, struct pending *p, enum check_result r)
 {
 	switch (r) {
@@ -495,8 +285,8 @@ go_on(struct worker *w, struct pending *p, enum check_result r)
 }
 
 /* Decides a framed request of len bytes at c->in as far as it can
- * without Redis: -1 closed, 0 answered and written, 1 waiting (for Redis
- * in the batch, or for the socket to drain). */
+ * without Redis: -1 closed, 1 answer queued or waiting (for Redis in the
+ * batch, SPF, a job or DNS). */
 static int
 start_request(struct worker *w, struct conn *c, size_t len)
 {
@@ -512,7 +302,7 @@ start_request(struct worker *w, struct conn *c, size_t len)
 	p->c = c;
 	p->consumed = len + 1;
 	p->cursor = 0;
-	if (policy_request_parse(c->in, len, &p->req, &why) < 0) {
+	if (policy_request_parse_framed(c->in, len, &p->req, &why) < 0) {
 		slot_release(w, p);
 		conn_fail(w, c, why);
 		return -1;
@@ -525,7 +315,7 @@ start_request(struct worker *w, struct conn *c, size_t len)
 
 /* Scans new input for complete requests and starts them in order, one
  * at a time: the next only when the previous one has been answered. */
-static int
+int
 conn_process(struct worker *w, struct conn *c)
 {
 	while (!c->in_batch && c->out_len == 0 && c->scan < c->in_len) {
@@ -601,9 +391,8 @@ batch_run(struct worker *w)
 		struct pending *round[BATCH_MAX];
 		struct redis_eval_call *calls[BATCH_CALLS_MAX];
 		redisReply *replies[BATCH_CALLS_MAX];
-		struct conn *answered[BATCH_MAX];
 		struct policy_context ctx = worker_context(w);
-		int i, count = w->waiting_count, nanswered = 0, ncalls = 0, done;
+		int i, count = w->waiting_count, ncalls = 0, done;
 
 		memcpy(round, w->waiting, (size_t)count * sizeof(round[0]));
 		w->waiting_count = 0;
@@ -622,7 +411,6 @@ batch_run(struct worker *w)
 					 ? ncalls - done : REDIS_BATCH_MAX, replies + done);
 		for (i = 0, done = 0; i < count; i++) {
 			struct pending *p = round[i];
-			struct conn *c = p->c;
 			int n = 1 + p->reply.more_count, j;
 			redisReply array;
 			enum check_result r;
@@ -633,184 +421,38 @@ batch_run(struct worker *w)
 				if (replies[done + j])
 					freeReplyObject(replies[done + j]);
 			done += n;
-			if (go_on(w, p, r) == 0)
-				answered[nanswered++] = c;	/* else waiting, or closed */
+			(void)go_on(w, p, r);	/* answer queued, waiting again, or closed */
 		}
-		for (i = 0; i < nanswered; i++)
-			if (conn_process(w, answered[i]) == 0 && w->stopping
-			    && answered[i]->in_len == 0 && answered[i]->out_len == 0)
-				conn_close(w, answered[i]);	/* stopping: done */
 	}
 }
 
-/* An SPF answer for p (or the end of its time budget): on with the chain. */
+/*
+ * Writes this wakeup's log lines (one write(2), log_batch_*), then sends
+ * every queued answer, one send per connection: a line is written before
+ * the answer it records leaves, so a crash never loses the line of an
+ * answered request. Then the next requests those connections have
+ * buffered are started; their Redis calls go in the next batch.
+ */
 static void
-spf_resume(struct worker *w, struct pending *p, const struct spf_answer *answer)
+replies_send(struct worker *w)
 {
-	struct policy_context ctx = worker_context(w);
-	struct conn *c = p->c;
+	while (w->replies_first || w->waiting_count > 0) {
+		struct conn *c, *next;
 
-	p->job = NULL;
-	spf_unlink(w, p);
-	if (conn_watch(w, c, EPOLLIN) < 0) {
-		conn_close(w, c);
-		return;
+		batch_run(w);
+		log_batch_flush();
+		c = w->replies_first;
+		w->replies_first = w->replies_last = NULL;
+		for (; c; c = next) {
+			next = c->reply_next;
+			c->reply_prev = c->reply_next = NULL;
+			c->reply_queued = false;
+			if (conn_flush(w, c) == 0 && conn_process(w, c) == 0 && w->stopping
+			    && c->in_len == 0 && c->out_len == 0)
+				conn_close(w, c);	/* stopping: done */
+		}
 	}
-	if (go_on(w, p, check_chain_resume_spf(w->chain, &ctx, &p->req, &p->reply, &p->cursor,
-					       answer)) == 0
-	    && conn_process(w, c) == 0 && w->stopping && c->in_len == 0 && c->out_len == 0)
-		conn_close(w, c);
-}
-
-/* Takes the SPF pool's answers while the batch has room for what they
- * lead to; the rest wait in the inbox for the next wakeup. */
-static void
-spf_take_answers(struct worker *w)
-{
-	struct spf_job *job;
-
-	while (w->waiting_count < BATCH_MAX
-	       && (job = spf_inbox_take(w->shared->spf, &w->spf_inbox)) != NULL) {
-		struct pending *p = job->cookie;
-		struct spf_answer answer = job->answer;
-
-		spf_job_free(job);
-		spf_resume(w, p, &answer);
-	}
-	if (w->waiting_count >= BATCH_MAX)
-		worker_wake(w);		/* come back for the rest */
-}
-
-/* Requests whose SPF time budget ran out: answered as temperror. The
- * list is in order of submission, so of deadlines (for one config). */
-static void
-spf_expire(struct worker *w)
-{
-	while (w->spf_oldest && w->waiting_count < BATCH_MAX
-	       && spf_ms_until(&w->spf_oldest->job->deadline) <= 0) {
-		struct pending *p = w->spf_oldest;
-		struct spf_answer answer = { .result = SPF_TEMPERROR, .timed_out = true };
-
-		spf_job_abandon(w->shared->spf, p->job);
-		spf_resume(w, p, &answer);
-	}
-}
-
-/* A finished job for p (NULL: its budget ran out): on with the chain;
- * the job is freed here, whatever the check made of it. */
-static void
-job_resume(struct worker *w, struct pending *p, struct job *job)
-{
-	struct policy_context ctx = worker_context(w);
-	struct conn *c = p->c;
-	enum check_result r;
-
-	p->blocking = NULL;
-	job_unlink(w, p);
-	r = check_chain_resume_job(w->chain, &ctx, &p->req, &p->reply, &p->cursor, job);
-	if (job)
-		job->free(job);
-	if (conn_watch(w, c, EPOLLIN) < 0) {
-		conn_close(w, c);
-		return;
-	}
-	if (go_on(w, p, r) == 0
-	    && conn_process(w, c) == 0 && w->stopping && c->in_len == 0 && c->out_len == 0)
-		conn_close(w, c);
-}
-
-/* DNS answers (or the end of a budget) for p: on with the chain. */
-static void
-dns_resume(struct worker *w, struct pending *p)
-{
-	struct policy_context ctx = worker_context(w);
-	struct conn *c = p->c;
-
-	p->dnsw = NULL;
-	dns_unlink(w, p);
-	if (conn_watch(w, c, EPOLLIN) < 0) {
-		conn_close(w, c);
-		return;
-	}
-	if (go_on(w, p, check_chain_resume_dns(w->chain, &ctx, &p->req, &p->reply, &p->cursor)) == 0
-	    && conn_process(w, c) == 0 && w->stopping && c->in_len == 0 && c->out_len == 0)
-		conn_close(w, c);
-}
-
-/* Finished jobs, while the batch has room (as spf_take_answers). */
-static void
-job_take_answers(struct worker *w)
-{
-	struct job *job;
-
-	while (w->waiting_count < BATCH_MAX
-	       && (job = job_inbox_take(w->shared->jobs, &w->job_inbox)) != NULL)
-		job_resume(w, job->cookie, job);
-	if (w->waiting_count >= BATCH_MAX)
-		worker_wake(w);
-}
-
-/* Jobs whose budget ran out. Jobs of one config have one budget, so the
- * list is in order of deadlines (a reload may change the budget: a later
- * deadline ahead of an earlier one only delays that one by the
- * difference, at most policyd.recipients.timeout). */
-static void
-job_expire(struct worker *w)
-{
-	while (w->job_oldest && w->waiting_count < BATCH_MAX
-	       && job_ms_until(&w->job_oldest->blocking->deadline) <= 0) {
-		struct pending *p = w->job_oldest;
-
-		job_abandon(w->shared->jobs, p->blocking);
-		p->blocking = NULL;
-		job_resume(w, p, NULL);
-	}
-}
-
-static int
-clamp_sleep(long ms, int limit)
-{
-	return ms <= 0 ? 0 : ms >= limit ? limit : (int)ms + 1;
-}
-
-/* Requests whose names are all answered, while the batch has room; then
- * those whose budget ran out. */
-static void
-dns_take_answers(struct worker *w)
-{
-	struct pending *p;
-
-	if (w->dns == NULL)
-		return;
-	dns_async_process(w->dns);
-	while (w->waiting_count < BATCH_MAX && (p = dns_async_take_done(w->dns)) != NULL)
-		dns_resume(w, p);
-	while (w->dns_oldest && w->waiting_count < BATCH_MAX
-	       && w->dns_oldest->dns_deadline_ms <= now_ms()) {
-		p = w->dns_oldest;
-		dns_wait_abandon(w->dns, p->dnsw);
-		dns_resume(w, p);
-	}
-	if (w->waiting_count >= BATCH_MAX)
-		worker_wake(w);		/* come back for the rest */
-}
-
-/* Milliseconds epoll may sleep: at most a second (the tick), less when
- * an SPF, job or DNS budget ends sooner, or c-ares has a timeout to run. */
-static int
-sleep_ms(const struct worker *w)
-{
-	int ms = 1000;
-
-	if (w->spf_oldest)
-		ms = clamp_sleep(spf_ms_until(&w->spf_oldest->job->deadline), ms);
-	if (w->job_oldest)
-		ms = clamp_sleep(job_ms_until(&w->job_oldest->blocking->deadline), ms);
-	if (w->dns_oldest)
-		ms = clamp_sleep(w->dns_oldest->dns_deadline_ms - now_ms(), ms);
-	if (w->dns)
-		ms = dns_async_timeout_ms(w->dns, ms);
-	return ms;
+	log_batch_flush();
 }
 
 static int
@@ -876,183 +518,13 @@ conn_writable(struct worker *w, struct conn *c)
 	return conn_process(w, c);	/* requests that arrived meanwhile */
 }
 
-static long
+long
 now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* EMFILE pause, stop: whether the listening socket is in our epoll set. */
-static void
-listen_set(struct worker *w, bool on)
-{
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &tag_listen };
-
-	if (on == w->listening)
-		return;
-	if (on && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->shared->listen_fd, &ev) < 0) {
-		log_error("worker %d: epoll_ctl: %s", w->id, strerror(errno));
-		w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;	/* try again then */
-		return;
-	}
-	if (!on)
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->shared->listen_fd, NULL);
-	w->listening = on;
-}
-
-/* The worker with the fewest connections (handed-over ones included);
- * ourselves on a tie. */
-static int
-least_loaded(const struct worker *w)
-{
-	int i, best = w->id, fewest = atomic_load(&w->shared->worker_conns[w->id]);
-
-	for (i = 0; i < w->shared->workers; i++) {
-		int n = atomic_load(&w->shared->worker_conns[i]);
-
-		if (n < fewest) {
-			best = i;
-			fewest = n;
-		}
-	}
-	return best;
-}
-
-/* Takes fd on as a connection of ours, already counted in connections
- * and in our worker_conns (closes it if we are stopping). */
-static void
-adopt(struct worker *w, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct conn *c = w->stopping ? NULL : calloc(1, sizeof(*c));
-
-	if (c != NULL) {
-		c->fd = fd;
-		ev.data.ptr = c;
-	}
-	if (c == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		close(fd);
-		free(c);
-		atomic_fetch_sub(&w->shared->worker_conns[w->id], 1);
-		atomic_fetch_sub(&w->shared->connections, 1);
-		return;
-	}
-	w->conn_count++;
-	idle_touch(w, c);
-	log_msg(LOG_DEBUG, "policy=connect fd=%d worker=%d worker_connections=%d connections=%d",
-		fd, w->id, w->conn_count, atomic_load(&w->shared->connections));
-}
-
-/* Connections another worker handed us. */
-static void
-adopt_handed(struct worker *w)
-{
-	int fds[64];
-	ssize_t n;
-
-	while ((n = read(w->shared->handoff_fds[w->id][0], fds, sizeof(fds))) > 0) {
-		ssize_t i;
-
-		for (i = 0; i < n / (ssize_t)sizeof(fds[0]); i++)
-			adopt(w, fds[i]);
-	}
-}
-
-/* accept() failed for want of descriptors or memory; the connection
- * stays queued, so watching the socket now would only spin. */
-static void
-accept_pause(struct worker *w, int err)
-{
-	w->accept_resume_ms = now_ms() + ACCEPT_BACKOFF_MS;
-	listen_set(w, false);
-	if (log_due(&w->shared->accept_warned_at, time(NULL), 60))
-		log_warning("accept: %s: %d connection(s) open; not accepting for %d ms"
-			    " (logged once a minute)", strerror(err),
-			    atomic_load(&w->shared->connections), ACCEPT_BACKOFF_MS);
-}
-
-/*
- * At max_connections: closes this worker's longest silent connection that
- * has no request in progress, else its oldest half-written request (a
- * connection whose answer is being decided or written is never closed).
- * Connections are spread evenly over the workers, so our oldest is about
- * as old as anyone's. False if there is nothing to close.
- */
-static bool
-make_room(struct worker *w)
-{
-	struct conn *c = w->oldest;
-	int looked;
-
-	for (looked = 0; c && looked < EVICT_SCAN_MAX; c = c->next, looked++)
-		if (c->in_len == 0 && c->out_len == 0 && !c->in_batch)
-			break;
-	if (c == NULL || looked == EVICT_SCAN_MAX) {
-		c = w->partial_oldest;
-		if (c == NULL || c->in_batch || c->out_len > 0)
-			return false;
-	}
-	conn_close(w, c);
-	w->evicted++;
-	return true;
-}
-
-static void
-limit_warning(struct worker *w)
-{
-	time_t now = time(NULL);
-
-	if (now - w->last_full_warning < 10)
-		return;
-	log_warning("connection limit %d reached: %lu silent or half-written connection(s)"
-		    " closed to make room, %lu new connection(s) closed (worker %d, last 10 s)",
-		    w->gen->cfg->policyd.max_connections, w->evicted, w->refused, w->id);
-	w->last_full_warning = now;
-	w->evicted = w->refused = 0;
-}
-
-static void
-accept_clients(struct worker *w)
-{
-	int i;
-
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(w->shared->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		int to;
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				accept_pause(w, errno);
-			return;
-		}
-		if (atomic_load(&w->shared->connections) >= w->gen->cfg->policyd.max_connections
-		    && !make_room(w)) {
-			w->refused++;
-			limit_warning(w);
-			close(fd);
-			continue;
-		}
-		if (w->evicted > 0)
-			limit_warning(w);
-		atomic_fetch_add(&w->shared->connections, 1);
-		to = least_loaded(w);
-		atomic_fetch_add(&w->shared->worker_conns[to], 1);
-		/* A write of one int to a pipe is atomic; if the pipe is full,
-		 * that worker is far behind: keep the connection. */
-		if (to != w->id
-		    && write(w->shared->handoff_fds[to][1], &fd, sizeof(fd)) != (ssize_t)sizeof(fd)) {
-			atomic_fetch_sub(&w->shared->worker_conns[to], 1);
-			atomic_fetch_add(&w->shared->worker_conns[w->id], 1);
-			to = w->id;
-		}
-		if (to == w->id)
-			adopt(w, fd);
-	}
 }
 
 static void
@@ -1175,6 +647,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct epoll_event events[EVENTS_MAX];
 
+	log_batch_begin();	/* this thread's lines: one write per wakeup */
 	while (!w->stopping || (w->conn_count > 0 && time(NULL) < w->stop_deadline)) {
 		int i, n, timeout;
 		long paused = w->accept_resume_ms - now_ms();
@@ -1217,7 +690,7 @@ worker_main(void *arg)
 		job_take_answers(w);
 		job_expire(w);
 		dns_take_answers(w);
-		batch_run(w);
+		replies_send(w);	/* and the batch of Redis calls before it */
 		if (atomic_load(&w->shared->stopping) && !w->stopping)
 			begin_stop(w);
 		else if (!w->stopping && atomic_load(&w->shared->generation) != w->gen->generation)
@@ -1228,6 +701,7 @@ worker_main(void *arg)
 	adopt_handed(w);	/* handed over while we stopped: closed */
 	while (w->oldest)
 		conn_close(w, w->oldest);
+	log_batch_end();
 	return NULL;
 }
 

@@ -263,7 +263,7 @@ test_check(void **state)
 	struct policy_request req;
 	struct policy_reply *reply = calloc(1, sizeof(*reply));
 	struct lists *lists = lists_new("sluice:");
-	redisReply *r1, *r2, array = { 0 }, *both[2];
+	redisReply *r1, *r2, array = { 0 }, *flat[4];
 	struct redis_settings settings = { .timeout_ms = 100 };
 	struct redis_client *rc = redis_client_new(&settings);
 	_Atomic long warned_at = 0;
@@ -295,8 +295,9 @@ test_check(void **state)
 	assert_int_equal(reply->call.nkeys, 1);
 	assert_int_equal(reply->call.nargs, 3);
 	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.7}:in:conn:5/60");
-	assert_string_equal(reply->call.argv[2], "60000");
-	assert_string_equal(reply->call.argv[3], "5");
+	assert_string_equal(reply->call.argv[1], "0");		/* clock offset */
+	assert_string_equal(reply->call.argv[2], "");		/* no test "now" */
+	assert_string_equal(reply->call.argv[3], "60000:5");
 	r1 = script_reply(0, 11500);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r1), CHECK_FINAL);
 	free_reply(r1);
@@ -305,21 +306,28 @@ test_check(void **state)
 	assert_string_equal(reply->verdict_key, "ratelimit");
 	assert_string_equal(reply->verdict, "over");
 
-	/* RCPT, inbound: two rules in one round trip; the second one over */
+	/* RCPT, inbound: two rules in one script call; the second one over */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.7\n"
 		"sender=a@x.test\nrecipient=b@example.test\ninstance=t1\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	assert_int_equal(reply->more_count, 1);
+	assert_int_equal(reply->more_count, 0);
+	assert_int_equal(reply->call.nkeys, 2);
+	assert_int_equal(reply->call.nargs, 4);
 	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.7}:in:rcpt:50/60");
-	assert_string_equal(reply->more_calls[0].argv[0],
-			    "sluice:rl:{from:a@x.test}:in:rcpt:20/3600");
-	assert_string_equal(reply->more_calls[0].argv[2], "3600000");
-	both[0] = r1 = script_reply(1, 49);
-	both[1] = r2 = script_reply(0, 180000);
+	assert_string_equal(reply->call.argv[1], "sluice:rl:{from:a@x.test}:in:rcpt:20/3600");
+	assert_string_equal(reply->call.argv[4], "60000:50");
+	assert_string_equal(reply->call.argv[5], "3600000:20");
+	/* the script's flat reply: { allowed, value } per key */
+	r1 = script_reply(1, 49);
+	r2 = script_reply(0, 180000);
+	flat[0] = r1->element[0];
+	flat[1] = r1->element[1];
+	flat[2] = r2->element[0];
+	flat[3] = r2->element[1];
 	array.type = REDIS_REPLY_ARRAY;
-	array.elements = 2;
-	array.element = both;
+	array.elements = 4;
+	array.element = flat;
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
 	assert_string_equal(reply->action,
 			    "450 4.7.1 Rate limit exceeded (rcpt-sender), try again in 180 seconds");
@@ -359,13 +367,22 @@ test_check(void **state)
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, NULL), CHECK_FINAL);
 	assert_string_equal(reply->action, "DUNNO");
 	assert_string_equal(reply->verdict, "error");
-	/* an error reply in the array is a Redis failure too */
-	r2->type = REDIS_REPLY_ERROR;
+	/* an error reply (the script failed) is a Redis failure too, and so
+	 * is a reply short of one rule's answer */
+	array.type = REDIS_REPLY_ERROR;
+	array.str = (char *)(uintptr_t)"ERR test";
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
 	assert_string_equal(reply->verdict, "error");
-	r2->type = REDIS_REPLY_ARRAY;
+	array.type = REDIS_REPLY_ARRAY;
+	array.str = NULL;
+	array.elements = 2;
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array), CHECK_FINAL);
+	assert_string_equal(reply->verdict, "error");
+	array.elements = 4;
 	free_reply(r1);
 	free_reply(r2);
 
@@ -633,6 +650,57 @@ test_redis_time_and_expiry(void **state)
 	redis_client_free(rc);
 }
 
+/* All rules of a request in one call (ratelimit_multi_lua): each key
+ * answers as the one-rule script would on its own, a key over its limit
+ * does not keep the others from counting, and every key gets its TTL. */
+static void
+test_multi_rules(void **state)
+{
+	static struct redis_script multi = { ratelimit_multi_lua, "" };
+	struct redis_client *rc = client();
+	const long long t0 = 1800000000000LL;
+	const char *keys[2] = { "mA", "mB" }, *args[4] = { "0", "", "60000:2", "60000:5" };
+	char now[40];
+	long long v, single;
+	redisReply *r;
+	int i;
+
+	(void)state;
+	snprintf(now, sizeof(now), "%lld", t0);
+	args[1] = now;
+	for (i = 0; i < 3; i++) {
+		r = redis_eval(rc, &multi, 2, keys, 4, args);
+		assert_non_null(r);
+		assert_int_equal(r->elements, 4);
+		/* A: 2 per minute, over at the 3rd event, 30 s to wait */
+		assert_int_equal(ratelimit_multi_reply(r, 0, &v), i < 2 ? 1 : 0);
+		assert_int_equal(v, i < 2 ? 1 - i : 30000);
+		/* B: 5 per minute, counts all three, A's refusal included */
+		assert_int_equal(ratelimit_multi_reply(r, 1, &v), 1);
+		assert_int_equal(v, 4 - i);
+		assert_int_equal(ratelimit_multi_reply(r, 2, &v), -1);	/* no 3rd key */
+		freeReplyObject(r);
+	}
+	/* the same state as the one-rule script leaves: it answers the 4th
+	 * event of B as the multi script would have */
+	assert_int_equal(event(rc, "mB", 60000, 5, t0, &single), 1);
+	assert_int_equal(single, 1);
+	v = pttl(rc, "mA");
+	assert_true(v > 0 && v <= 60000);
+	v = pttl(rc, "mB");
+	assert_true(v > 0 && v <= 60000);
+	/* without "now": Redis's TIME */
+	args[1] = "";
+	keys[0] = "mC";
+	keys[1] = "mD";
+	r = redis_eval(rc, &multi, 2, keys, 4, args);
+	assert_non_null(r);
+	assert_int_equal(ratelimit_multi_reply(r, 0, &v), 1);
+	assert_int_equal(ratelimit_multi_reply(r, 1, &v), 1);
+	freeReplyObject(r);
+	redis_client_free(rc);
+}
+
 int
 main(void)
 {
@@ -645,6 +713,7 @@ main(void)
 	const struct CMUnitTest redis_tests[] = {
 		cmocka_unit_test(test_gcra_edges),
 		cmocka_unit_test(test_redis_time_and_expiry),
+		cmocka_unit_test(test_multi_rules),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -476,6 +476,41 @@ test_eval(void **state)
 	redis_client_free(c);
 }
 
+/* A pipeline's commands are formatted by redis.c itself (RESP, lengths
+ * first, so any byte is an argument byte), and one too long for its
+ * buffer by hiredis: both reach Redis as sent. */
+static void
+test_pipeline_arguments(void **state)
+{
+	char *big = malloc(10001);
+	const char *set1[] = { "SET", "p:crlf", "a\r\nb $3 *2" };
+	const char *set2[] = { "SET", "p:empty", "" };
+	const char *set3[] = { "SET", "p:big", big };
+	const char *strlen3[] = { "STRLEN", "p:big" };
+	const char *get1[] = { "GET", "p:crlf" };
+	const char **argvs[] = { set1, set2, set3, strlen3, get1 };
+	const int argcs[] = { 3, 3, 3, 2, 2 };
+	redisReply *replies[5];
+	struct redis_settings s;
+	struct redis_client *c;
+	int port = free_port(), i;
+
+	(void)state;
+	memset(big, 'x', 10000);
+	big[10000] = '\0';
+	start_redis(port, NULL, NULL);
+	s = settings_tcp(port, 1000);
+	assert_non_null(c = redis_client_new(&s));
+	assert_int_equal(redis_pipeline(c, 5, argcs, argvs, replies), 0);
+	for (i = 0; i < 3; i++)
+		reply_is(replies[i], "OK");
+	reply_integer(replies[3], 10000);
+	reply_is(replies[4], "a\r\nb $3 *2");
+	reply_is(redis_command(c, "GET p:empty"), "");
+	redis_client_free(c);
+	free(big);
+}
+
 static void
 test_down_backoff(void **state)
 {
@@ -887,6 +922,7 @@ main(void)
 		cmocka_unit_test_teardown(test_auth, stop_all),
 		cmocka_unit_test_teardown(test_select, stop_all),
 		cmocka_unit_test_teardown(test_eval, stop_all),
+		cmocka_unit_test_teardown(test_pipeline_arguments, stop_all),
 		cmocka_unit_test_teardown(test_down_backoff, stop_all),
 		cmocka_unit_test_teardown(test_restart, stop_all),
 		cmocka_unit_test_teardown(test_silent_server, stop_all),

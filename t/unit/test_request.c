@@ -1,5 +1,6 @@
 /* test_request.c - the policy request parser: valid, hostile, bounds. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -155,6 +156,47 @@ test_exactly_max_attributes(void **state)
 	free(big);
 }
 
+/* Every byte value at every position of a 40-byte value (the checker
+ * reads 8 bytes at a time): refused exactly when it is a control
+ * character other than tab, or DEL; the framed parser agrees. */
+static void
+test_value_bytes_at_every_position(void **state)
+{
+	const char *why;
+	char line[64];
+	int pos, b;
+
+	(void)state;
+	for (pos = 0; pos < 40; pos++) {
+		for (b = 1; b < 256; b++) {
+			bool bad = (b < 0x20 && b != '\t') || b == 0x7f;
+
+			memset(line, 'v', sizeof(line));
+			memcpy(line, "n=", 2);
+			line[2 + pos] = (char)b;
+			assert_int_equal(policy_line_check(line, 42, &why), bad ? -1 : 0);
+		}
+		memset(line, 'v', sizeof(line));
+		memcpy(line, "n=", 2);
+		line[2 + pos] = '\0';
+		assert_int_equal(policy_line_check(line, 42, &why), -1);
+	}
+}
+
+static void
+test_framed_parse(void **state)
+{
+	struct policy_request req;
+	const char *why;
+	char buf[] = "request=smtpd_access_policy\nrecipient=b@x.test\nsender=a@x.test\n";
+
+	(void)state;
+	assert_int_equal(policy_request_parse_framed(buf, strlen(buf), &req, &why), 0);
+	assert_string_equal(req.recipient, "b@x.test");
+	assert_string_equal(req.sender, "a@x.test");
+	assert_string_equal(policy_request_get(&req, "request"), "smtpd_access_policy");
+}
+
 int
 main(void)
 {
@@ -164,6 +206,8 @@ main(void)
 		cmocka_unit_test(test_last_line_without_newline),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_exactly_max_attributes),
+		cmocka_unit_test(test_value_bytes_at_every_position),
+		cmocka_unit_test(test_framed_parse),
 	};
 
 	return cmocka_run_group_tests_name("policy request", tests, NULL, NULL);
