@@ -209,6 +209,7 @@ assert_eq "$(jq_py "[k['key'] for k in d if k['kind'] == 'triplet']")" \
 
 # passed: 200 s later (policyd.test_clock)
 R SET sluice:test:clock_offset 200
+sleep 1.5	# the daemon reads the offset once a second
 explain_json --client 127.0.0.9 --from a@sender.test --to user@example.test
 assert_eq "$(finding policyd greylist verdict RCPT)" "greylist=pass" "explain: after the delay: greylist=pass"
 assert_match "$(finding policyd greylist reason RCPT)" 'would-run: "SET sluice:gl:\{127\.0\.0\.9/32\}:a@sender\.test:user@example\.test p[0-9]+ EX ' \
