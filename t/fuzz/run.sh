@@ -7,6 +7,8 @@
 # leaks, timeouts and OOMs to FUZZBUILD/artifacts/NAME-*, the log to
 # FUZZBUILD/logs/NAME.log. -timeout=10: an input slower than 10 s is a
 # finding (a timeout artifact), as is one over FUZZ_RSS_MB (2048) of RSS.
+# t/fuzz/NAME.dict, where there is one, gives the mutator the format's
+# words (attribute names, config keys, DKIM tags).
 # Prints one line per target (executions, cov, ft, corpus, findings) and
 # writes it to FUZZBUILD/summary.txt; exit status 1 on any finding.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -21,9 +23,11 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 one() {
 	local t=$1 log=$fb/logs/$1.log
+	local dict=
 	mkdir -p "$fb/new/$t"
 	rm -f "$fb/artifacts/$t-"*
-	nice -n 10 "$fb/fuzz_$t" -max_total_time="$secs" -rss_limit_mb="$rss" -timeout=10 \
+	[ -f "t/fuzz/$t.dict" ] && dict=-dict=t/fuzz/$t.dict
+	nice -n 10 "$fb/fuzz_$t" -max_total_time="$secs" -rss_limit_mb="$rss" -timeout=10 $dict \
 		-print_final_stats=1 -artifact_prefix="$fb/artifacts/$t-" \
 		"$fb/new/$t" "t/fuzz/corpus/$t" >"$log" 2>&1
 	local rc=$? execs cov found
