@@ -237,11 +237,13 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 # The parsers and what they call: all of common/, and the pure modules
 # of the daemons the targets drive (no libmilter, no event loop).
 FUZZ_LIB_SRC := $(COMMON_SRC) policyd/request.c policyd/triplet.c \
+	policyd/rcpt_smtp.c policyd/rcpt_ldap.c policyd/rcpt_backend.c policyd/job_pool.c \
+	milter/dns.c milter/dns_cache.c \
 	milter/dkim_canon.c milter/dkim_parse.c milter/dkim_tags.c milter/dkim_vsig.c \
 	milter/dkim_verify.c milter/dkim_resinfo.c milter/dkim_keysrc.c milter/dkim_sig.c \
 	milter/dkim_keys.c milter/authres.c milter/dmarc.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
-FUZZ_LIBS := $(LIBS_COMMON) $(LIBS_CRYPTO) -lunbound -lpsl -lidn2 -lpthread
+FUZZ_LIBS := $(LIBS_LDAP) $(LIBS_COMMON) $(LIBS_CRYPTO) -lunbound -lpsl -lidn2 -lpthread
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -182,6 +182,34 @@ def main():
         write("relay_hop", e, w)
     from_tests("endpoint", [ut + "test_endpoint.c", ut + "test_config.c"],
                keep=lambda b: b.startswith(b"unix:") or b.startswith(b"inet:"), written=w)
+    # DNS rdata: TXT records (DKIM keys, DMARC, SPF) as character-strings,
+    # MX and PTR names in wire format, each with its 2-byte length
+    def txt(text, cut=255):
+        parts = [text[i:i + cut] for i in range(0, len(text), cut)] or [b""]
+        return b"".join(bytes([len(p)]) + p for p in parts)
+
+    def wname(name):
+        return b"".join(bytes([len(l)]) + l for l in name.split(b".") if l) + b"\x00"
+
+    def recs(*rr):
+        return b"\x10" + b"".join(len(r).to_bytes(2, "big") + r for r in rr)
+    key = b"v=DKIM1; k=rsa; p=" + b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" * 8
+    write("dns_rdata", recs(txt(key), txt(key, 100)), w)
+    write("dns_rdata", recs(txt(b"v=DMARC1; p=reject; rua=mailto:d@example.test"), txt(b"v=spf1 -all")), w)
+    write("dns_rdata", recs(txt(b"v=spf1 ip4:192.0.2.0/24 include:_spf.example.test ~all")), w)
+    write("dns_rdata", recs(b"\x00\x0a" + wname(b"mx1.example.test"), b"\x00\x14" + wname(b"mx2.example.test")), w)
+    write("dns_rdata", recs(wname(b"mail.example.test"), wname(b"."), b""), w)
+    # SMTP replies of an internal server (t/tools/smtp_internal.py's) and
+    # the recipient probed
+    for rcpt, stream in [
+            (b"alice@example.test", b"220 internal.test ESMTP\r\n250-internal.test\r\n250-PIPELINING\r\n"
+             b"250 8BITMIME\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n221 Bye\r\n"),
+            (b"\"john doe\"@example.test", b"220 x\r\n250 x\r\n250 Ok\r\n550 5.1.1 No such user\r\n"),
+            (b"a(b)*c\\d@example.test", b"421 4.3.2 Service not available\r\n"),
+            (b"bob@example.test", b"220-first\n220-second\n220 third\n450 4.2.1 try later\n")]:
+        write("smtp_reply", rcpt + b"\n" + stream, w)
+    from_tests("smtp_reply", [ut + "test_rcptval.c"], keep=lambda b: b"@" in b and b"\n" not in b,
+               wrap=lambda b: b + b"\n220 ok\r\n250 ok\r\n", written=w)
     for k, v in sorted(w.items()):
         print("%-12s %d seeds" % (k, v))
 
