@@ -42,7 +42,8 @@ parse_port(const char *text, char *out, size_t size)
 }
 
 /* A host name or address literal: letters, digits, '.', '-', '_'; in
- * brackets also ':' and '%' (IPv6, scope). Anything else would only fail
+ * brackets also ':' and '%' (IPv6, scope; a bracketed host must be IPv6,
+ * with a ':', as endpoint_format() brackets only those). Anything else would only fail
  * later, at getaddrinfo(), with a less clear error, or come back from
  * endpoint_format() as text that means another endpoint. */
 static bool
@@ -91,7 +92,7 @@ parse_inet(const char *rest, struct endpoint *out, const char **why)
 	}
 	memcpy(out->host, rest, hostlen);
 	out->host[hostlen] = '\0';
-	if (!host_ok(out->host, bracketed)) {
+	if (!host_ok(out->host, bracketed) || (bracketed && strchr(out->host, ':') == NULL)) {
 		*why = "inet endpoint host must be a host name, an IPv4 address or [IPv6]";
 		return -1;
 	}
