@@ -3,6 +3,8 @@
 #   make            build sluice-milter, sluice-policyd, sluice-keygen
 #   make check      install missing Debian packages, build, run all tests
 #   make asan       the same tests with AddressSanitizer and UBSan
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
+#   make fuzz-long  the same, one hour each (t/fuzz/README)
 #   make demo       a private Postfix with both daemons, one message per feature
 #   make man-lint   mandoc -Tlint on man/ and sluice.conf(5) against etc/sluice.conf
 #   make install    PREFIX (default /usr/local) and DESTDIR are honoured
@@ -63,6 +65,7 @@ PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $
 .PHONY: bench-alias-lists
 .PHONY: bench-metrics
 .PHONY: soak soak-valgrind
+.PHONY: fuzz fuzz-long fuzz-build fuzz-merge
 
 all: $(PROGS)
 
@@ -151,13 +154,14 @@ integration: $(PROGS)
 	@bash t/run-integration.sh $(BUILD)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) fuzz-build
 	@bash t/run-all.sh $(BUILD)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    all build-asan-unit
+	@$(MAKE) --no-print-directory fuzz-build
 	@SLUICE_ASAN=1 bash t/run-all.sh build-asan
 
 build-asan-unit: $(UNIT_BIN)
@@ -253,6 +257,59 @@ soak: deps all
 	@bash t/soak.sh $(BUILD)
 soak-valgrind: deps all
 	@SOAK_VALGRIND=1 SOAK_MINUTES=$${SOAK_MINUTES:-6} SOAK_SAMPLE=$${SOAK_SAMPLE:-15} bash t/soak.sh $(BUILD)
+# Fuzzing (t/fuzz/README): one libFuzzer target per parser that sees the
+# network or an admin's text, t/fuzz/fuzz_NAME.c, built with clang and
+# ASan + UBSan into build-fuzz/, apart from the normal build. The parsers'
+# sources are compiled again there with the same sanitizers and
+# -fsanitize=fuzzer-no-link (coverage), archived, and each target links
+# what it needs out of the archives. `make check` runs every target over
+# its corpus once (t/run-fuzz.sh); `make fuzz` fuzzes each for
+# FUZZ_SECONDS, new inputs into build-fuzz/new/NAME (scratch, never
+# committed); `make fuzz-merge` adds the ones that add coverage to
+# t/fuzz/corpus/NAME (-merge=1: a minimised set).
+FUZZ_BUILD := build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_CPPFLAGS := -D_GNU_SOURCE -Icommon -Ipolicyd -Imilter -It/fuzz -DSRCDIR=\"$(CURDIR)\" $(PKG_CFLAGS)
+FUZZ_SRC := $(wildcard t/fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(FUZZ_SRC:t/fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# The parsers and what they call: all of common/, and the pure modules
+# of the daemons the targets drive (no libmilter, no event loop).
+FUZZ_LIB_SRC := $(COMMON_SRC) policyd/request.c policyd/triplet.c \
+	policyd/rcpt_smtp.c policyd/rcpt_ldap.c policyd/rcpt_backend.c policyd/job_pool.c \
+	milter/dns.c milter/dns_cache.c \
+	milter/dkim_canon.c milter/dkim_parse.c milter/dkim_tags.c milter/dkim_vsig.c \
+	milter/dkim_verify.c milter/dkim_resinfo.c milter/dkim_keysrc.c milter/dkim_sig.c \
+	milter/dkim_keys.c milter/authres.c milter/dmarc.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIBS := $(LIBS_LDAP) $(LIBS_COMMON) $(LIBS_CRYPTO) -lunbound -lpsl -lidn2 -lpthread
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libsluice-fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/t/fuzz/fuzz_%.o $(FUZZ_BUILD)/libsluice-fuzz.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) bash t/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+fuzz-long:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=3600
+
+fuzz-merge: fuzz-build
+	@bash t/fuzz/merge.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
@@ -280,6 +337,7 @@ deb:
 	@cd $(DEB_DIR) && ls "$$PWD"/sluice_*.deb
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(COMMON_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+-include $(COMMON_OBJ:.o=.d) $(POLICYD_OBJ:.o=.d) $(MILTER_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d) \
+	$(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.d)

@@ -11,9 +11,11 @@
  * group and mode, and the inode we put there identifies our socket, so
  * that at exit we remove only our own (endpoint_remove).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +41,34 @@ parse_port(const char *text, char *out, size_t size)
 	return 0;
 }
 
+/* A host name or address literal: letters, digits, '.', '-', '_'; in
+ * brackets also ':' and '%' (IPv6, scope; a bracketed host must be IPv6,
+ * with a ':', as endpoint_format() brackets only those). Anything else would only fail
+ * later, at getaddrinfo(), with a less clear error, or come back from
+ * endpoint_format() as text that means another endpoint. */
+static bool
+host_ok(const char *host, bool bracketed)
+{
+	const char *p;
+
+	for (p = host; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!(isalnum(c) || c == '.' || c == '-' || c == '_'
+		      || (bracketed && (c == ':' || c == '%'))))
+			return false;
+	}
+	return true;
+}
+
 static int
 parse_inet(const char *rest, struct endpoint *out, const char **why)
 {
 	const char *colon;
 	size_t hostlen;
+	bool bracketed = *rest == '[';
 
-	if (*rest == '[') {
+	if (bracketed) {
 		const char *close = strchr(rest, ']');
 
 		if (close == NULL || close[1] != ':') {
@@ -69,6 +92,10 @@ parse_inet(const char *rest, struct endpoint *out, const char **why)
 	}
 	memcpy(out->host, rest, hostlen);
 	out->host[hostlen] = '\0';
+	if (!host_ok(out->host, bracketed) || (bracketed && strchr(out->host, ':') == NULL)) {
+		*why = "inet endpoint host must be a host name, an IPv4 address or [IPv6]";
+		return -1;
+	}
 	if (parse_port(colon + 1, out->port, sizeof(out->port)) < 0) {
 		*why = "port must be a number from 1 to 65535";
 		return -1;

@@ -86,6 +86,25 @@ emit(char *out, size_t size, const char **why, const char *fmt, const char *a, c
 	return 0;
 }
 
+/* emit() for srs_forward(): the local part made must also be one that
+ * srs_reverse() takes back (under SRS_FIELD_MAX), or the bounce to it
+ * would be refused. */
+static int
+emit_reversible(char *out, size_t size, const char **why, const char *fmt, const char *a,
+		const char *b, const char *c, const char *d, const char *e)
+{
+	const char *at;
+
+	if (emit(out, size, why, fmt, a, b, c, d, e) < 0)
+		return -1;
+	if ((at = strrchr(out, '@')) == NULL || (size_t)(at - out) >= SRS_FIELD_MAX) {
+		out[0] = '\0';
+		*why = "SRS address too long";
+		return -1;
+	}
+	return 0;
+}
+
 int
 srs_forward(const struct srs_key *key, const char *srs_domain, const char *sender,
 	    time_t now, char *out, size_t size, const char **why)
@@ -97,13 +116,19 @@ srs_forward(const struct srs_key *key, const char *srs_domain, const char *sende
 		why = &dummy;
 	if (split(sender, local, host, why) < 0)
 		return -1;
+	/* The host becomes an '='-separated field: one holding '=' would be
+	 * split wrongly on the way back, and the bounce refused as forged. */
+	if (strchr(host, '=') != NULL && !(srs_is_srs(local) && strncasecmp(local, "SRS1", 4) == 0)) {
+		*why = "sender domain holds '='";
+		return -1;
+	}
 	if (strncasecmp(local, "SRS0", 4) == 0 && srs_is_srs(local)) {
 		/* SRS0=...@fw: SRS1=HHHH=fw=<"=..."> */
 		const char *f[2] = { host, local + 4 };
 
 		if (srs_hash(key, f, 2, hash) < 0)
 			goto crypto;
-		return emit(out, size, why, "SRS1=%s=%s=%s@%s%s", hash, host, local + 4, srs_domain, "");
+		return emit_reversible(out, size, why, "SRS1=%s=%s=%s@%s%s", hash, host, local + 4, srs_domain, "");
 	}
 	if (srs_is_srs(local)) {
 		/* SRS1=HHHH=fw=<"=...">@x: keep the first hop, hash again */
@@ -119,7 +144,7 @@ srs_forward(const struct srs_key *key, const char *srs_domain, const char *sende
 		f[1] = user;
 		if (srs_hash(key, f, 2, hash) < 0)
 			goto crypto;
-		return emit(out, size, why, "SRS1=%s=%s=%s@%s%s", hash, hop + 1, user, srs_domain, "");
+		return emit_reversible(out, size, why, "SRS1=%s=%s=%s@%s%s", hash, hop + 1, user, srs_domain, "");
 	}
 	{
 		long days = (long)(now / SRS_TIME_PRECISION) % SRS_TIME_SLOTS;
@@ -128,7 +153,7 @@ srs_forward(const struct srs_key *key, const char *srs_domain, const char *sende
 
 		if (srs_hash(key, f, 3, hash) < 0)
 			goto crypto;
-		return emit(out, size, why, "SRS0=%s=%s=%s=%s@%s", hash, ts, host, local, srs_domain);
+		return emit_reversible(out, size, why, "SRS0=%s=%s=%s=%s@%s", hash, ts, host, local, srs_domain);
 	}
 crypto:
 	*why = "HMAC failed";

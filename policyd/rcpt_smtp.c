@@ -222,7 +222,10 @@ rcpt_path(const char *address, char *out, size_t size)
 		w = snprintf(out, size, "RCPT TO:<%s>\r\n", address);
 		return w < 0 || (size_t)w >= size ? -1 : 0;
 	}
-	n = (size_t)snprintf(out, size, "RCPT TO:<\"");
+	w = snprintf(out, size, "RCPT TO:<\"");
+	if (w < 0 || (size_t)w >= size)
+		return -1;
+	n = (size_t)w;
 	for (i = 0; i < local; i++) {
 		if (n + 3 >= size)
 			return -1;

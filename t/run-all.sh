@@ -1,5 +1,6 @@
 #!/bin/bash
-# run-all.sh BUILD - the unit tests (t/run-unit.sh) then the integration
+# run-all.sh BUILD - the unit tests (t/run-unit.sh), the fuzz corpus
+# regression (t/run-fuzz.sh, build-fuzz/), then the integration
 # tests (t/run-integration.sh); the last line is the total,
 # "N passed, N failed". Exit status 1 on any failure.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -35,6 +36,7 @@ run() {
 }
 
 run unit bash t/run-unit.sh "$build"
+run fuzz bash t/run-fuzz.sh build-fuzz
 run integration bash t/run-integration.sh "$build"
 [ "$failed" -eq 0 ] || status=1
 if [ "$skipped" -gt 0 ]; then

@@ -9,7 +9,7 @@ postfix redis-server redis-tools dnsmasq-base swaks miltertest python3
 python3-dkim python3-nacl python3-dnspython opendkim opendkim-tools postgrey
 iproute2 procps util-linux passwd sasl2-bin libsasl2-modules bind9-utils
 faketime libldap-dev slapd ldap-utils bc postsrsd mandoc prometheus curl
-debhelper dpkg-dev fakeroot lintian systemd strace"
+debhelper dpkg-dev fakeroot lintian systemd strace clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -46,6 +46,19 @@ test_parse(void **state)
 	assert_int_equal(endpoint_parse("inet:127.0.0.1:12x", &ep, &why), -1);
 	assert_int_equal(endpoint_parse("inet:[::1:10023", &ep, &why), -1);
 	assert_int_equal(endpoint_parse("local:/x", &ep, &why), -1);
+	/* found by t/fuzz/fuzz_endpoint (corpus/endpoint/crash-unbracketed-v6):
+	 * any host was taken, and one with ':' came back from
+	 * endpoint_format() bracketed, as another text */
+	assert_int_equal(endpoint_parse("inet:\xaf::1]:10023", &ep, &why), -1);
+	assert_non_null(strstr(why, "host name"));
+	assert_int_equal(endpoint_parse("inet:::1:10023", &ep, &why), -1);
+	assert_int_equal(endpoint_parse("inet:[::1]]:10023", &ep, &why), -1);
+	assert_int_equal(endpoint_parse("inet:a b:10023", &ep, &why), -1);
+	assert_int_equal(endpoint_parse("inet:[fe80::1%eth0]:10023", &ep, &why), 0);
+	/* corpus/endpoint/crash-bracketed-not-v6: brackets only around IPv6 */
+	assert_int_equal(endpoint_parse("inet:[fe1%eth0]:10023", &ep, &why), -1);
+	assert_int_equal(endpoint_parse("inet:[127.0.0.1]:10023", &ep, &why), -1);
+	assert_int_equal(endpoint_parse("inet:mx_1.example-2.test:10023", &ep, &why), 0);
 	assert_int_equal(endpoint_parse("unix:x.sock", &ep, &why), -1);
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';

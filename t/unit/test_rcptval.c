@@ -115,6 +115,14 @@ test_rcpt_path(void **state)
 	assert_string_equal(out, "RCPT TO:<postmaster>\r\n");
 	assert_int_equal(rcpt_path("abcdefghij@x.test", out, 16), -1);
 	assert_int_equal(rcpt_path("a b c d e f@x.test", out, 20), -1);
+	/* found by t/fuzz/fuzz_smtp_reply (corpus/smtp_reply/crash-tiny-buffer):
+	 * a buffer too small for "RCPT TO:<\"" and an empty local part went on
+	 * to write at out + 10 with size - 10 wrapped around */
+	memset(out, 'Z', sizeof(out));
+	assert_int_equal(rcpt_path("@b.test", out, 8), -1);
+	assert_int_equal(out[8], 'Z');
+	assert_int_equal(rcpt_path("@b.test", out, sizeof(out)), 0);
+	assert_string_equal(out, "RCPT TO:<\"\"@b.test>\r\n");
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "srs.h"
@@ -89,6 +90,50 @@ test_rejects(void **state)
 	assert_false(srs_is_srs("srs0x"));
 }
 
+/* Found by t/fuzz/fuzz_srs (corpus/srs/crash-host-with-equals): a sender
+ * domain holding '=' gave an SRS0 address whose own reversal failed
+ * ("bad SRS hash": the host field was cut at its '='), so a bounce to it
+ * was refused. Such a sender is now left unrewritten, with a reason. */
+static void
+test_host_with_separator(void **state)
+{
+	struct srs_key k = key();
+	char out[512];
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(srs_forward(&k, "srs.example.test", "(v@=[\x1d", T0, out, sizeof(out), &why), -1);
+	assert_string_equal(why, "sender domain holds '='");
+	assert_int_equal(srs_forward(&k, "srs.example.test", "bob@a=b.test", T0, out, sizeof(out), &why), -1);
+	assert_int_equal(srs_forward(&k, "srs.example.test", "SRS0=abcd=AB=orig.test=bob@f=w.test", T0,
+				     out, sizeof(out), &why), -1);
+	/* '=' in the local part is fine: the user is the last field */
+	assert_int_equal(srs_forward(&k, "srs.example.test", "a=b@sender.test", T0, out, sizeof(out), &why), 0);
+}
+
+/* Also found by fuzz_srs (corpus/srs/crash-local-too-long): a sender
+ * whose local part and host fit alone but whose SRS0 local part did not
+ * fit srs_reverse()'s field bound was rewritten anyway, to an address
+ * whose bounce was refused ("address too long"). */
+static void
+test_forward_only_reversible(void **state)
+{
+	struct srs_key k = key();
+	char sender[400], out[1024], back[1024];
+	const char *why = NULL;
+
+	(void)state;
+	memset(sender, 'u', 240);
+	snprintf(sender + 240, sizeof(sender) - 240, "@sender.test");
+	assert_int_equal(srs_forward(&k, "srs.example.test", sender, T0, out, sizeof(out), &why), -1);
+	assert_string_equal(why, "SRS address too long");
+	/* the longest that fits still goes there and back */
+	snprintf(sender + 200, sizeof(sender) - 200, "@sender.test");
+	assert_int_equal(srs_forward(&k, "srs.example.test", sender, T0, out, sizeof(out), &why), 0);
+	assert_int_equal(srs_reverse(&k, out, T0, SRS_MAX_AGE_DAYS, back, sizeof(back), &why), 0);
+	assert_string_equal(back, sender);
+}
+
 int
 main(void)
 {
@@ -96,6 +141,8 @@ main(void)
 		cmocka_unit_test(test_postsrsd_vectors),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_host_with_separator),
+		cmocka_unit_test(test_forward_only_reversible),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
