@@ -284,7 +284,7 @@ FUZZ_LIB_SRC := $(COMMON_SRC) policyd/request.c policyd/triplet.c \
 	milter/dns.c milter/dns_cache.c \
 	milter/dkim_canon.c milter/dkim_parse.c milter/dkim_tags.c milter/dkim_vsig.c \
 	milter/dkim_verify.c milter/dkim_resinfo.c milter/dkim_keysrc.c milter/dkim_sig.c \
-	milter/dkim_keys.c milter/authres.c milter/dmarc.c
+	milter/dkim_keys.c milter/dkim_pkey_cache.c milter/authres.c milter/dmarc.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIBS := $(LIBS_LDAP) $(LIBS_COMMON) $(LIBS_CRYPTO) -lunbound -lpsl -lidn2 -lpthread
 
