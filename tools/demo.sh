@@ -233,7 +233,7 @@ fi
 
 title "sluice-ctl explain: why was spammer@nowhere.test refused?"
 ctl=$SLUICE_BUILD/sluice-ctl
-if [ -x "$ctl" ] && "$ctl" help 2>&1 | grep -q explain; then
+if [ -x "$ctl" ] && "$ctl" -c "$T_CONF" help 2>&1 | grep -q explain; then
 	in_ns "$ctl" -c "$T_CONF" explain --client 127.0.0.21 --from spammer@nowhere.test \
 		--to user@example.test 2>&1 | head -n 40 | sed 's/^/   /'
 else
