@@ -215,10 +215,12 @@ run_one() {
 	: >"$STATE/$d.log"
 	c0=$(cpu_ticks "${PIDS[$d]}")
 	r0=$(cpu_ticks "${PIDS[redis]}")
+	rcli CONFIG RESETSTAT >/dev/null
 	"${IN_NS[@]}" "$LOAD" -s "$STATE/$d.sock" -c "$CONNS" -d "$DURATION" -w "$WARMUP" \
 		-p "$POOL" -S "$r" -t 5000 >"$out" 2>&1
 	c1=$(cpu_ticks "${PIDS[$d]}")
 	r1=$(cpu_ticks "${PIDS[redis]}")
+	rcli INFO commandstats >"$STATE/out/cmdstats-$r-$d.txt"
 	line=$(grep '^rps=' "$out" | tail -n 1)
 	[ -n "$line" ] || { INVALID="$INVALID; round $r $d: no result"; return; }
 	for k in rps p50_us p90_us p99_us max_us defer dunno other errors requests warm; do
@@ -263,6 +265,16 @@ echo "(cpu/req: sluice-policyd's own CPU time per request, redis/req: redis-serv
 ratio=$(awk -v m="${MED[mixed,rps]}" -v g="${MED[greylist,rps]}" 'BEGIN { printf "%.2f", (g > 0 ? m / g : 0) }')
 echo "mixed/greylist requests/s: ${MED[mixed,rps]} / ${MED[greylist,rps]} = ${ratio}x (target >= ${TARGET_RATIO}x)"
 echo "mixed p99: ${MED[mixed,p99_us]} us (target <= $TARGET_P99_US us)"
+
+# What Redis did per request in the last round, by command (INFO
+# commandstats, reset before each run): where redis/req goes.
+echo "redis per request, round $ROUNDS (calls, usec inside Redis):"
+for d in greylist mixed; do
+	awk -F'[:=,]' -v n=$((RES[$ROUNDS,$d,requests] + ${RES[$ROUNDS,$d,warm]:-0})) -v d="$d" '
+		/^cmdstat_/ { sub(/^cmdstat_/, "", $1); if ($1 == "info" || $1 == "config") next
+			out = out sprintf(" %s %.2f/%.1fus", $1, $3 / n, $5 / n) }
+		END { printf "  %-9s%s\n", d, out }' "$STATE/out/cmdstats-$ROUNDS-$d.txt"
+done
 
 # ---- a burst of distinct subjects, and Redis memory after their TTL ----
 if [ "$BURST" -gt 0 ]; then
