@@ -56,9 +56,10 @@ struct redis_script {
 
 struct redis_client;
 
-/* Keys and args of one call: at most 8 rate-limit keys and their 10 args
- * (policyd/check_ratelimit.c), greylisting's 2 keys and 5 args. */
-#define REDIS_EVAL_MAX_ARGS 20
+/* Keys and args of one call: at most 8 rate-limit keys and their 18 args
+ * (policyd/check_ratelimit.c), greylisting's 2 keys and 5 args, and
+ * both in one call of policyd's script bundle (7 more: 40). */
+#define REDIS_EVAL_MAX_ARGS 48
 #define REDIS_BATCH_MAX 256	/* calls in one redis_eval_batch() */
 
 /* One script call for redis_eval_batch(): keys, then args, in argv. */

@@ -43,6 +43,21 @@
  *             (or NULL when Redis failed).
  *             reply->step is the check's own: it says, across these
  *             calls, which step of the check is waiting.
+ *             A check whose Redis answer matters only when it refuses
+ *             (a rate limit: it passes nearly always) sets
+ *             reply->call_may_wait with CHECK_REDIS (one call, no
+ *             more_calls, answered by one resume()). The chain then holds
+ *             the call back and asks the next checks' decide() first:
+ *             when the next one that does not just go on waits for Redis
+ *             too, both calls go in ONE script call (script_bundle.h: the
+ *             held one first, and the bundle stops there when it
+ *             refuses); else the held call goes alone, as without the
+ *             flag. Either way the held check's resume() runs first and
+ *             its refusal wins, and the log fields come in the order
+ *             they would without holding: what the checks have to say
+ *             is the same, one script call cheaper. The checks asked
+ *             meanwhile must have no effect but on the reply (decide()
+ *             is pure: all checks' are) and a PREPEND they add is kept.
  *             A check that needs DNS fills reply->dns (names, budget) and
  *             returns CHECK_DNS; the worker asks all the names at once in
  *             its event loop (dns_async.h) and calls
@@ -104,6 +119,33 @@ struct dns_question {
 	char text[DNS_QUESTIONS_MAX * (DNSBL_ZONE_NAME_MAX + 80)];
 };
 
+/* A call held back by the chain (call_may_wait above), and what the
+ * checks asked meanwhile left in the reply: the chain's own. */
+#define HELD_BUF 6144	/* the held call's strings: 8 rate-limit keys */
+enum held_state { HELD_NONE, HELD_WAITING, HELD_JOINED, HELD_ALONE };
+struct held_call {
+	enum held_state state;
+	size_t index;			/* the check that waits */
+	int step;			/* its step */
+	struct redis_eval_call call;	/* its call; strings in buf */
+	char buf[HELD_BUF];
+	const char *verdict_key;	/* the verdict it left */
+	char verdict[48];
+	size_t details_len;		/* the log fields up to it */
+	/* the first check after it that did not just go on (or the chain's
+	 * end: next_result CHECK_CONTINUE), and what the checks after it
+	 * had said when the held call was sent */
+	size_t next_index;
+	enum check_result next_result;
+	int next_step, next_more_count;
+	struct redis_eval_call next_call;
+	const char *next_verdict_key;
+	char next_verdict[48];
+	char next_details[LOGLINE_MAX];
+	size_t next_details_len;
+	bool next_details_truncated;
+};
+
 struct policy_reply {
 	char action[512];	/* "DUNNO", "DEFER_IF_PERMIT Greylisted, ..." */
 	const char *verdict_key;	/* log key of the decision: "greylist" */
@@ -125,6 +167,8 @@ struct policy_reply {
 	long job_timeout_ms;		/* its time budget */
 	struct dns_question dns;	/* with CHECK_DNS */
 	int step;			/* the waiting check's own step */
+	bool call_may_wait;		/* with CHECK_REDIS: see above */
+	struct held_call held;		/* the chain's own (checks.c) */
 	char prepend[400];		/* header of a PREPEND, "" when none */
 	/* Set by check_permit_forbid (sluice:permit:*, access.h): later
 	 * checks skip their spam checks (greylisting, reverse DNS, DNSBL,

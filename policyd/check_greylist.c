@@ -51,41 +51,51 @@
 /* Both scripts begin so: an auto-allowlisted subject, or a triplet that
  * passed before, passes (and is kept another auto_allowlist). */
 #define LUA_PASSED_ALREADY \
-	"local keep, clients = tonumber(ARGV[4]), tonumber(ARGV[5])\n" \
-	"if clients > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= clients then\n" \
-	"  redis.call('EXPIRE', KEYS[2], keep)\n" \
+	"local keep, clients = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])\n" \
+	"local triplet, awl = KEYS[k + 1], KEYS[k + 2]\n" \
+	"if clients > 0 and tonumber(redis.call('GET', awl) or '0') >= clients then\n" \
+	"  redis.call('EXPIRE', awl, keep)\n" \
 	"  return { 'awl', 0 }\n" \
 	"end\n" \
-	"local seen = redis.call('GET', KEYS[1])\n" \
+	"local seen = redis.call('GET', triplet)\n" \
 	"if seen and string.sub(seen, 1, 1) == 'p' then\n" \
-	"  redis.call('EXPIRE', KEYS[1], keep)\n" \
+	"  redis.call('EXPIRE', triplet, keep)\n" \
 	"  return { 'known', 0 }\n" \
 	"end\n"
+
+/* As a segment of the script bundle (script_bundle.h) a script gets its
+ * offsets in KEYS and ARGV and the bundle's TIME as the chunk's
+ * arguments; run alone it gets none. (No redis.replicate_commands():
+ * Redis 5 and later replicate a script's effects by default.) */
+#define LUA_SEGMENT \
+	"local k, a, clock = ...\n" \
+	"k, a = k or 0, a or 0\n"
 
 /*
  * KEYS: triplet, pass counter. ARGV: clock offset (policyd.test_clock,
  * else 0), delay, retry_window, auto_allowlist, auto_allowlist_clients.
  * Returns { verdict, seconds }. The time is Redis's own (TIME), not the
  * asking host's: MX hosts whose clocks disagree still agree on how long
- * a triplet has waited.
+ * a triplet has waited. Not static: the script bundle (script_bundle.c)
+ * runs this very text after the rate limits' in one call.
  */
-static const char greylist_lua[] =
-	"if redis.replicate_commands then redis.replicate_commands() end\n"
-	"local now = tonumber(redis.call('TIME')[1]) + tonumber(ARGV[1])\n"
-	"local delay, window = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+const char greylist_lua[] =
+	LUA_SEGMENT
+	"local now = tonumber((clock or redis.call('TIME'))[1]) + tonumber(ARGV[a + 1])\n"
+	"local delay, window = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])\n"
 	LUA_PASSED_ALREADY
 	"if not seen and delay > 0 then\n"
-	"  redis.call('SET', KEYS[1], now, 'EX', window)\n"
+	"  redis.call('SET', triplet, now, 'EX', window)\n"
 	"  return { 'new', delay }\n"
 	"end\n"
 	"local waited = seen and (now - tonumber(seen)) or 0\n"
 	"if waited < delay then\n"
 	"  return { 'early', delay - waited }\n"
 	"end\n"
-	"redis.call('SET', KEYS[1], 'p' .. (seen or now), 'EX', keep)\n"
+	"redis.call('SET', triplet, 'p' .. (seen or now), 'EX', keep)\n"
 	"if clients > 0 then\n"
-	"  redis.call('INCR', KEYS[2])\n"
-	"  redis.call('EXPIRE', KEYS[2], keep)\n"
+	"  redis.call('INCR', awl)\n"
+	"  redis.call('EXPIRE', awl, keep)\n"
 	"end\n"
 	"return { 'pass', waited }\n";
 
@@ -95,7 +105,8 @@ static const char greylist_lua[] =
  * answer and no DNS is needed. KEYS and ARGV as above; { 'unknown', 0 }
  * changes nothing.
  */
-static const char greylist_peek_lua[] =
+const char greylist_peek_lua[] =
+	LUA_SEGMENT
 	LUA_PASSED_ALREADY
 	"return { 'unknown', 0 }\n";
 

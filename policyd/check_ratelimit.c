@@ -22,7 +22,10 @@
  * itself), and two rules were two calls. The keys are of different hash
  * slots, which one Redis or a Sentinel-managed primary does not mind;
  * Redis Cluster would refuse the call (CROSSSLOT), and sluice does not
- * speak Cluster (README). Each rule counts the events it allows, also
+ * speak Cluster (README). The call may wait (check.h, call_may_wait):
+ * the chain asks the next checks first and sends it with greylisting's
+ * call in one script call (script_bundle.h), which stops before
+ * greylisting when a rule refuses. Each rule counts the events it allows, also
  * when another rule refuses the same request: the rules are independent
  * budgets, and no two-phase commit is worth a second round trip.
  *
@@ -44,7 +47,8 @@ struct ratelimit {
 	const struct ratelimit_conf *conf;
 	struct pattern_list exempt_senders;
 	struct redis_script script;
-	char wl[RATELIMIT_RULES_MAX][48];	/* each rule's "window_ms:limit" */
+	char window[RATELIMIT_RULES_MAX][24];	/* each rule's window in ms */
+	char limit[RATELIMIT_RULES_MAX][16];	/* and its limit, as text */
 };
 
 static void
@@ -73,9 +77,10 @@ ratelimit_open(const struct sluice_config *cfg, void **state, char *err, size_t 
 	}
 	rl->conf = conf;
 	rl->script.source = ratelimit_multi_lua;
-	for (i = 0; i < conf->rule_count; i++)
-		snprintf(rl->wl[i], sizeof(rl->wl[i]), "%ld:%d", conf->rules[i].window * 1000,
-			 conf->rules[i].limit);
+	for (i = 0; i < conf->rule_count; i++) {
+		snprintf(rl->window[i], sizeof(rl->window[i]), "%ld", conf->rules[i].window * 1000);
+		snprintf(rl->limit[i], sizeof(rl->limit[i]), "%d", conf->rules[i].limit);
+	}
 	for (i = 0; i < conf->exempt_senders.count; i++) {
 		if (pattern_list_add(&rl->exempt_senders, conf->exempt_senders.items[i], &why) < 0) {
 			snprintf(err, errsize, "'%s': %s", conf->exempt_senders.items[i], why);
@@ -152,7 +157,7 @@ call_string(struct policy_reply *reply, size_t *used, const char *text, size_t l
 	return at;
 }
 
-/* Adds one rule's key and its "window_ms:limit" to the call. */
+/* Adds one rule's key to the call, its window and limit to wls. */
 static int
 add_rule(const struct policy_context *ctx, const struct ratelimit *rl, size_t rule_index,
 	 const char *subject, struct policy_reply *reply, size_t *used, int asked,
@@ -166,9 +171,9 @@ add_rule(const struct policy_context *ctx, const struct ratelimit *rl, size_t ru
 		return -1;
 	/* argv: the keys first, then the args, placed once all keys are
 	 * known (ratelimit_decide): wls keeps them meanwhile. */
-	if ((wls[asked] = call_string(reply, used, rl->wl[rule_index],
-				      strlen(rl->wl[rule_index]))) == NULL
-	    || (call->argv[asked] = call_string(reply, used, key, strlen(key))) == NULL)
+	wls[2 * asked] = rl->window[rule_index];
+	wls[2 * asked + 1] = rl->limit[rule_index];
+	if ((call->argv[asked] = call_string(reply, used, key, strlen(key))) == NULL)
 		return -1;
 	return 0;
 }
@@ -183,7 +188,7 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 	struct net_addr client;
 	bool have_client, outbound;
 	char offset[24];
-	const char *why, *wls[RATELIMIT_RULES_MAX];
+	const char *why, *wls[2 * RATELIMIT_RULES_MAX];
 	size_t i, used = 0;
 
 	if (stage < 0)
@@ -222,7 +227,7 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 	n = snprintf(offset, sizeof(offset), "%ld", ctx->clock_offset * 1000);
 	call->script = &rl->script;
 	call->nkeys = asked;
-	call->nargs = 2 + asked;
+	call->nargs = 2 + 2 * asked;
 	if (n < 0 || (size_t)n >= sizeof(offset)
 	    || (call->argv[asked] = call_string(reply, &used, offset, (size_t)n)) == NULL) {
 		reply->step = 0;	/* cannot be: the buffers hold it all */
@@ -230,9 +235,10 @@ ratelimit_decide(void *state, const struct policy_context *ctx,
 		return CHECK_CONTINUE;
 	}
 	call->argv[asked + 1] = "";
-	for (k = 0; k < asked; k++)
+	for (k = 0; k < 2 * asked; k++)
 		call->argv[asked + 2 + k] = wls[k];
 	reply->more_count = 0;
+	reply->call_may_wait = true;	/* joined to greylisting's (check.h) */
 	return CHECK_REDIS;
 }
 

@@ -25,7 +25,8 @@
  *   ratelimit_multi_lua every rule a request feeds in one call: KEYS the
  *                       rules' keys; ARGV[1] the clock offset in ms,
  *                       ARGV[2] "now" in ms or "" (tests only, as above),
- *                       ARGV[2 + i] "window_ms:limit" of KEYS[i]. Returns
+ *                       ARGV[1 + 2i] and ARGV[2 + 2i] the window in ms and
+ *                       the limit of KEYS[i]. Returns
  *                       { allowed, value } per key, flat, in key order.
  *                       The keys are of different hash slots: fine on one
  *                       Redis or a Sentinel-managed primary (what sluice

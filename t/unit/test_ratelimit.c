@@ -24,6 +24,7 @@
 
 #include "check.h"
 #include "ratelimit.h"
+#include "redis_fixture.h"
 
 static char conf_path[64];
 
@@ -293,11 +294,12 @@ test_check(void **state)
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(reply->more_count, 0);
 	assert_int_equal(reply->call.nkeys, 1);
-	assert_int_equal(reply->call.nargs, 3);
+	assert_int_equal(reply->call.nargs, 4);
 	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.7}:in:conn:5/60");
 	assert_string_equal(reply->call.argv[1], "0");		/* clock offset */
 	assert_string_equal(reply->call.argv[2], "");		/* no test "now" */
-	assert_string_equal(reply->call.argv[3], "60000:5");
+	assert_string_equal(reply->call.argv[3], "60000");	/* window, ms */
+	assert_string_equal(reply->call.argv[4], "5");		/* limit */
 	r1 = script_reply(0, 11500);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r1), CHECK_FINAL);
 	free_reply(r1);
@@ -313,11 +315,13 @@ test_check(void **state)
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(reply->more_count, 0);
 	assert_int_equal(reply->call.nkeys, 2);
-	assert_int_equal(reply->call.nargs, 4);
+	assert_int_equal(reply->call.nargs, 6);
 	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.7}:in:rcpt:50/60");
 	assert_string_equal(reply->call.argv[1], "sluice:rl:{from:a@x.test}:in:rcpt:20/3600");
-	assert_string_equal(reply->call.argv[4], "60000:50");
-	assert_string_equal(reply->call.argv[5], "3600000:20");
+	assert_string_equal(reply->call.argv[4], "60000");
+	assert_string_equal(reply->call.argv[5], "50");
+	assert_string_equal(reply->call.argv[6], "3600000");
+	assert_string_equal(reply->call.argv[7], "20");
 	/* the script's flat reply: { allowed, value } per key */
 	r1 = script_reply(1, 49);
 	r2 = script_reply(0, 180000);
@@ -339,19 +343,27 @@ test_check(void **state)
 	assert_string_equal(reply->action, "DUNNO");
 	assert_string_equal(reply->verdict, "pass");
 
-	/* the 2nd and 3rd recipient of transaction t1 pass, the 4th gets
-	 * 452 4.5.3 (the one refused by a rate limit above did not count),
-	 * and so does the 5th; another transaction counts from 0 */
+	/* max_recipients runs before the rate limits (checks.c): the
+	 * recipient a rate limit refused above counted, so the 2nd request
+	 * of transaction t1 above and this one pass, the next ones get
+	 * 452 4.5.3 (fewer accepted, never more); another transaction
+	 * counts from 0 */
 	for (i = 2; i <= 6; i++) {
 		if (i == 6)
 			request(buf, sizeof(buf), &req, "protocol_state=RCPT\n"
 				"client_address=192.0.2.7\nsender=a@x.test\n"
 				"recipient=b@example.test\ninstance=t2\n");
 		cursor = 0;
-		assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-		assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, &array),
-				 CHECK_FINAL);
-		if (i == 4 || i == 5) {
+		if (i >= 3 && i <= 5) {	/* refused before the rate limits: no call */
+			assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor),
+					 CHECK_FINAL);
+		} else {
+			assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor),
+					 CHECK_REDIS);
+			assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor,
+							    &array), CHECK_FINAL);
+		}
+		if (i >= 3 && i <= 5) {
 			assert_string_equal(reply->action, "452 4.5.3 Too many recipients");
 			assert_string_equal(reply->verdict_key, "max_recipients");
 		} else {
@@ -476,55 +488,7 @@ test_max_recipients_table(void **state)
 
 /* ---- the script in a real Redis ---- */
 
-static pid_t redis_pid = -1;
-static char redis_dir[64];
-
-static int
-redis_setup(void **state)
-{
-	char sock[128];
-	int i;
-
-	(void)state;
-	strcpy(redis_dir, "/tmp/sluice-rl.XXXXXX");
-	assert_non_null(mkdtemp(redis_dir));
-	snprintf(sock, sizeof(sock), "%s/redis.sock", redis_dir);
-	if ((redis_pid = fork()) == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
-		       "--save", "", "--appendonly", "no", "--dir", redis_dir,
-		       "--loglevel", "warning", "--logfile", "/dev/null", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 100 && access(sock, F_OK) != 0; i++)
-		usleep(50000);
-	return access(sock, F_OK) == 0 ? 0 : -1;
-}
-
-static int
-redis_teardown(void **state)
-{
-	char path[128];
-
-	(void)state;
-	if (redis_pid > 0) {
-		kill(redis_pid, SIGTERM);
-		waitpid(redis_pid, NULL, 0);
-	}
-	snprintf(path, sizeof(path), "%s/redis.sock", redis_dir);
-	unlink(path);
-	rmdir(redis_dir);
-	return 0;
-}
-
-static struct redis_client *
-client(void)
-{
-	struct redis_settings s = { .timeout_ms = 2000 };
-
-	snprintf(s.socket, sizeof(s.socket), "%s/redis.sock", redis_dir);
-	return redis_client_new(&s);
-}
+/* redis_setup, redis_teardown, client(): redis_fixture.h */
 
 /* One event at now_ms for a rule of limit per window_ms: 1 allowed, 0 not;
  * *value as the script says. */
@@ -659,7 +623,7 @@ test_multi_rules(void **state)
 	static struct redis_script multi = { ratelimit_multi_lua, "" };
 	struct redis_client *rc = client();
 	const long long t0 = 1800000000000LL;
-	const char *keys[2] = { "mA", "mB" }, *args[4] = { "0", "", "60000:2", "60000:5" };
+	const char *keys[2] = { "mA", "mB" }, *args[6] = { "0", "", "60000", "2", "60000", "5" };
 	char now[40];
 	long long v, single;
 	redisReply *r;
@@ -669,7 +633,7 @@ test_multi_rules(void **state)
 	snprintf(now, sizeof(now), "%lld", t0);
 	args[1] = now;
 	for (i = 0; i < 3; i++) {
-		r = redis_eval(rc, &multi, 2, keys, 4, args);
+		r = redis_eval(rc, &multi, 2, keys, 6, args);
 		assert_non_null(r);
 		assert_int_equal(r->elements, 4);
 		/* A: 2 per minute, over at the 3rd event, 30 s to wait */
@@ -693,12 +657,122 @@ test_multi_rules(void **state)
 	args[1] = "";
 	keys[0] = "mC";
 	keys[1] = "mD";
-	r = redis_eval(rc, &multi, 2, keys, 4, args);
+	r = redis_eval(rc, &multi, 2, keys, 6, args);
 	assert_non_null(r);
 	assert_int_equal(ratelimit_multi_reply(r, 0, &v), 1);
 	assert_int_equal(ratelimit_multi_reply(r, 1, &v), 1);
 	freeReplyObject(r);
 	redis_client_free(rc);
+}
+
+
+/* Through the chain with greylisting on: the rate limits' call waits
+ * (check.h, call_may_wait) and goes with greylisting's in ONE script
+ * call; a refusal stops it before greylisting; when greylisting has
+ * nothing to ask, the held call goes alone. Real Redis. */
+static redisReply *
+batch_one(struct redis_client *rc, struct redis_eval_call *c)
+{
+	struct redis_eval_call *calls[1] = { c };
+	redisReply *r = NULL;
+
+	assert_int_equal(redis_eval_batch(rc, calls, 1, &r), 0);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+test_held_with_greylisting(void **state)
+{
+	struct sluice_config *cfg;
+	struct check_chain *chain;
+	struct policy_context ctx = { 0 };
+	struct policy_request req;
+	struct policy_reply *reply = calloc(1, sizeof(*reply));
+	struct lists *lists = lists_new("sluice:");
+	struct redis_client *rc = client();
+	_Atomic long warned_at = 0;
+	char buf[2048], err[256];
+	redisReply *r;
+	size_t cursor;
+
+	(void)state;
+	cfg = expect_ok("policyd = { greylist = { enabled = true; delay = 120;\n"
+			"    spf_bypass = false; spf_domain_triplet = false;\n"
+			"    allow_recipients = [ \"postmaster@example.test\" ]; };\n"
+			"  ratelimit = ( { name = \"rc\"; subject = \"client\"; count = \"recipients\";"
+			" limit = 1; window = 60; } ); };\n");
+	chain = check_chain_open(cfg, err, sizeof(err));
+	assert_non_null(chain);
+	ctx.cfg = cfg;
+	ctx.lists = lists;
+	ctx.redis = rc;
+	ctx.redis_warned_at = &warned_at;
+
+	/* the first recipient: one call, both checks' keys */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
+		"sender=a@x.test\nrecipient=b@example.test\ninstance=h1\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->more_count, 0);
+	assert_int_equal(reply->call.nkeys, 3);
+	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.9}:in:rcpt:1/60");
+	r = batch_one(rc, &reply->call);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
+	freeReplyObject(r);
+	assert_string_equal(reply->verdict_key, "greylist");
+	assert_string_equal(reply->verdict, "new");
+	assert_non_null(strstr(reply->action, "Greylisted"));
+
+	/* the second: over the limit, 450, and greylisting never ran */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
+		"sender=a@x.test\nrecipient=c@example.test\ninstance=h1\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->call.nkeys, 3);
+	r = batch_one(rc, &reply->call);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
+	freeReplyObject(r);
+	assert_string_equal(reply->verdict_key, "ratelimit");
+	assert_string_equal(reply->verdict, "over");
+	assert_int_equal(strncmp(reply->action, "450 4.7.1 ", 10), 0);
+	r = redis_command(rc, "KEYS sluice:gl:*c@example.test*");
+	assert_int_equal(r->elements, 0);
+	freeReplyObject(r);
+
+	/* greylisting has nothing to ask (an allowed recipient): the held
+	 * call goes alone, and its refusal is the answer */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
+		"sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h1\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->call.nkeys, 1);
+	r = batch_one(rc, &reply->call);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
+	freeReplyObject(r);
+	assert_string_equal(reply->verdict_key, "ratelimit");
+	/* another client, the same allowed recipient: the rate limit passes,
+	 * greylisting's allowlist verdict is the one logged */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.10\n"
+		"sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h2\n");
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	r = batch_one(rc, &reply->call);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
+	freeReplyObject(r);
+	assert_string_equal(reply->action, "DUNNO");
+	assert_string_equal(reply->verdict_key, "greylist");
+	/* Redis down: both get the failure (fail_open: on) */
+	cursor = 0;
+	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, NULL), CHECK_FINAL);
+	assert_string_equal(reply->action, "DUNNO");
+
+	check_chain_close(chain);
+	config_free(cfg);
+	lists_release(lists);
+	redis_client_free(rc);
+	free(reply);
 }
 
 int
@@ -714,6 +788,7 @@ main(void)
 		cmocka_unit_test(test_gcra_edges),
 		cmocka_unit_test(test_redis_time_and_expiry),
 		cmocka_unit_test(test_multi_rules),
+		cmocka_unit_test(test_held_with_greylisting),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
