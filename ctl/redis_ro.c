@@ -4,7 +4,10 @@
  * The wrapper shadows the global `redis` with a table whose call()
  * passes read commands to Redis and records the others; the check's
  * script text follows as the body of a local function, so its
- * `redis.call(...)` is the wrapper's. EVAL_RO (Redis 7) runs it: Redis
+ * `redis.call(...)` is the wrapper's (a vararg function, as a script's
+ * chunk is: policyd's scripts read their offsets from `...`, script_bundle.h,
+ * and get none here). Numbers written are shown as Redis would store them
+ * (%.17g, not Lua's %.14g). EVAL_RO (Redis 7) runs it: Redis
  * refuses writes from it, a second lock behind the wrapper's.
  */
 #include <stdio.h>
@@ -18,11 +21,16 @@ static const char prelude[] =
 	"local writes, shadow = {}, {}\n"
 	"local reads = { GET=1, MGET=1, TIME=1, HGET=1, HGETALL=1, HMGET=1, HLEN=1, TTL=1,\n"
 	"  PTTL=1, EXISTS=1, TYPE=1, SISMEMBER=1, SMEMBERS=1, SCARD=1, STRLEN=1, ZSCORE=1 }\n"
+	"local function text(v)\n"
+	"  if type(v) ~= 'number' then return tostring(v) end\n"
+	"  if v == math.floor(v) then return string.format('%d', v) end\n"
+	"  return string.format('%.17g', v)\n"
+	"end\n"
 	"local function record(c, a)\n"
 	"  local t = { c }\n"
-	"  for i = 1, #a do t[#t + 1] = tostring(a[i]) end\n"
+	"  for i = 1, #a do t[#t + 1] = text(a[i]) end\n"
 	"  writes[#writes + 1] = table.concat(t, ' ')\n"
-	"  if c == 'SET' then shadow[a[1]] = tostring(a[2]) return { ok = 'OK' } end\n"
+	"  if c == 'SET' then shadow[a[1]] = text(a[2]) return { ok = 'OK' } end\n"
 	"  if c == 'INCR' or c == 'INCRBY' then\n"
 	"    local v = tonumber(shadow[a[1]] or real.call('GET', a[1]) or '0') + (tonumber(a[2]) or 1)\n"
 	"    shadow[a[1]] = tostring(v)\n"
@@ -37,7 +45,7 @@ static const char prelude[] =
 	"  return record(c, a)\n"
 	"end\n"
 	"local redis = setmetatable({ call = call, pcall = call }, { __index = real })\n"
-	"local function body()\n";
+	"local function body(...)\n";
 
 static const char epilogue[] =
 	"\nend\n"
