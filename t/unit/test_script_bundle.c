@@ -170,7 +170,9 @@ test_bundle_in_redis(void **state)
 	gl.argv[1] = "b:w";
 	assert_int_equal(script_bundle_join(&b, &rl, &gl, &joined), 0);
 	before = get(rc, "b:t");
-	redis_command(rc, "SET b:t 1799999000");	/* seen long ago: it would pass */
+	r = redis_command(rc, "SET b:t 1799999000");	/* seen long ago: it would pass */
+	assert_non_null(r);
+	freeReplyObject(r);
 	r = run(rc, &joined);
 	assert_int_equal(r->elements, 1);
 	seg = script_bundle_segment(r, 0);
