@@ -141,7 +141,9 @@ arena_alloc(struct pattern_list *list, size_t n)
 	return c->data + c->used - n;
 }
 
-static void
+/* False when src did not fit: a query cut short must not match an item
+ * that equals its first bytes (a 300-byte domain is no 255-byte one). */
+static bool
 lowercase(char *dst, const char *src, size_t size)
 {
 	size_t i;
@@ -149,6 +151,7 @@ lowercase(char *dst, const char *src, size_t size)
 	for (i = 0; src[i] && i + 1 < size; i++)
 		dst[i] = (char)tolower((unsigned char)src[i]);
 	dst[i] = '\0';
+	return src[i] == '\0';
 }
 
 static bool
@@ -511,9 +514,8 @@ pattern_match_domain(const struct pattern_list *list, const char *domain, bool p
 	char lower[ADDRESS_DOMAIN_MAX + 1];
 	const char *p;
 
-	if (domain == NULL || *domain == '\0')
+	if (domain == NULL || *domain == '\0' || !lowercase(lower, domain, sizeof(lower)))
 		return false;
-	lowercase(lower, domain, sizeof(lower));
 	for (p = lower; p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
 		if (has_exact(list, p))
 			return true;
@@ -561,9 +563,8 @@ pattern_match_address(const struct pattern_list *list, const char *address)
 	size_t i, len;
 	int rc;
 
-	if (address == NULL)
+	if (address == NULL || !lowercase(lower, address, sizeof(lower)))
 		return false;
-	lowercase(lower, address, sizeof(lower));
 	if (has_exact(list, lower))
 		return true;
 	if ((at = strrchr(lower, '@')) != NULL && has_exact(list, at + 1))

@@ -88,7 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = n / 2; i + 1 < n; i++) {
 		const char *m = line[i];
 		size_t k;
-		int plain = m[0] != '\0' && m[0] != '/' && strchr(m, '@') == NULL && !ip_only;
+		int plain = m[0] != '\0' && m[0] != '/' && strchr(m, '@') == NULL && !ip_only
+			    && strlen(m) <= ADDRESS_DOMAIN_MAX;	/* an item may be 256 bytes */
 
 		for (k = 0; plain && m[k]; k++)
 			plain = islower((unsigned char)m[k]) || isdigit((unsigned char)m[k]) || m[k] == '.'

@@ -508,11 +508,44 @@ test_exact_items_packed(void **state)
 	pattern_list_free(&l);
 }
 
+
+/* A query longer than what can be a domain (or an address) matches no
+ * item, not even one equal to its first bytes (fuzz_lists found the
+ * query being cut to the buffer's size; the cut text then matched). */
+static void
+test_long_query_no_prefix_match(void **state)
+{
+	struct pattern_list l;
+	char item[ADDRESS_DOMAIN_MAX + 1], query[2 * ADDRESS_MAX + 2], addr[ADDRESS_MAX + 1];
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	memset(item, 'a', ADDRESS_DOMAIN_MAX);
+	item[ADDRESS_DOMAIN_MAX] = '\0';
+	assert_int_equal(pattern_list_add(&l, item, NULL), 0);
+	pattern_list_seal(&l);
+	assert_true(pattern_match_domain(&l, item, false));
+	snprintf(query, sizeof(query), "%sbbb", item);
+	assert_false(pattern_match_domain(&l, query, false));
+	pattern_list_free(&l);
+	memset(&l, 0, sizeof(l));
+	memset(addr, 'c', ADDRESS_MAX);
+	addr[1] = '@';
+	addr[ADDRESS_MAX] = '\0';
+	assert_int_equal(pattern_list_add(&l, addr, NULL), 0);
+	pattern_list_seal(&l);
+	assert_true(pattern_match_address(&l, addr));
+	snprintf(query, sizeof(query), "%sx", addr);
+	assert_false(pattern_match_address(&l, query));
+	pattern_list_free(&l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_long_query_no_prefix_match),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_networks),
 		cmocka_unit_test(test_refused_items),
