@@ -3,8 +3,9 @@
  * scripts in a real Redis (test_ratelimit.c, test_script_bundle.c):
  * cmocka group setup redis_setup() starts one on a unix socket in a
  * temporary directory (no persistence, killed with the test),
- * redis_teardown() stops it, client() connects to it. Static: each test
- * program has one.
+ * redis_teardown() stops it, client() connects to it, run_call() runs
+ * one script call as the worker does (redis_eval_batch). Static: each
+ * test program has one.
  */
 #ifndef SLUICE_T_REDIS_FIXTURE_H
 #define SLUICE_T_REDIS_FIXTURE_H
@@ -66,6 +67,20 @@ client(void)
 
 	snprintf(s.socket, sizeof(s.socket), "%s/redis.sock", redis_dir);
 	return redis_client_new(&s);
+}
+
+/* One script call through redis_eval_batch(); the reply (not an error). */
+static redisReply *
+run_call(struct redis_client *rc, struct redis_eval_call *c)
+{
+	struct redis_eval_call *calls[1] = { c };
+	redisReply *r = NULL;
+
+	assert_int_equal(redis_eval_batch(rc, calls, 1, &r), 0);
+	assert_non_null(r);
+	if (r->type == REDIS_REPLY_ERROR)
+		fail_msg("script error: %s", r->str);
+	return r;
 }
 
 #endif

@@ -255,6 +255,23 @@ free_reply(redisReply *r)
 	free(r);
 }
 
+/* The daemon's chain for cfg, and a context as the worker gives it. */
+static struct check_chain *
+open_chain(const struct sluice_config *cfg, const struct lists *lists, struct redis_client *rc,
+	   _Atomic long *warned_at, struct policy_context *ctx)
+{
+	char err[256];
+	struct check_chain *chain = check_chain_open(cfg, err, sizeof(err));
+
+	if (chain == NULL)
+		fail_msg("chain: %s", err);
+	ctx->cfg = cfg;
+	ctx->lists = lists;
+	ctx->redis = rc;
+	ctx->redis_warned_at = warned_at;
+	return chain;
+}
+
 static void
 test_check(void **state)
 {
@@ -268,7 +285,7 @@ test_check(void **state)
 	struct redis_settings settings = { .timeout_ms = 100 };
 	struct redis_client *rc = redis_client_new(&settings);
 	_Atomic long warned_at = 0;
-	char buf[2048], err[256];
+	char buf[2048];
 	size_t cursor;
 	int i;
 
@@ -281,12 +298,7 @@ test_check(void **state)
 			"  { name = \"out\"; subject = \"sasl_user\"; count = \"recipients\"; limit = 100; window = \"1h\"; direction = \"outbound\"; } );\n"
 			"  ratelimit_exempt = { senders = [ \"friend@x.test\" ]; sasl_users = [ \"bulk\" ]; };\n"
 			"  max_recipients = 3; };\n");
-	chain = check_chain_open(cfg, err, sizeof(err));
-	assert_non_null(chain);
-	ctx.cfg = cfg;
-	ctx.lists = lists;
-	ctx.redis = rc;
-	ctx.redis_warned_at = &warned_at;
+	chain = open_chain(cfg, lists, rc, &warned_at, &ctx);
 
 	/* CONNECT: one rule, one call, and over its limit 421 4.7.0 */
 	request(buf, sizeof(buf), &req, "protocol_state=CONNECT\nclient_address=192.0.2.7\n");
@@ -670,17 +682,6 @@ test_multi_rules(void **state)
  * (check.h, call_may_wait) and goes with greylisting's in ONE script
  * call; a refusal stops it before greylisting; when greylisting has
  * nothing to ask, the held call goes alone. Real Redis. */
-static redisReply *
-batch_one(struct redis_client *rc, struct redis_eval_call *c)
-{
-	struct redis_eval_call *calls[1] = { c };
-	redisReply *r = NULL;
-
-	assert_int_equal(redis_eval_batch(rc, calls, 1, &r), 0);
-	assert_non_null(r);
-	return r;
-}
-
 static void
 test_held_with_greylisting(void **state)
 {
@@ -692,7 +693,7 @@ test_held_with_greylisting(void **state)
 	struct lists *lists = lists_new("sluice:");
 	struct redis_client *rc = client();
 	_Atomic long warned_at = 0;
-	char buf[2048], err[256];
+	char buf[2048];
 	redisReply *r;
 	size_t cursor;
 
@@ -702,12 +703,7 @@ test_held_with_greylisting(void **state)
 			"    allow_recipients = [ \"postmaster@example.test\" ]; };\n"
 			"  ratelimit = ( { name = \"rc\"; subject = \"client\"; count = \"recipients\";"
 			" limit = 1; window = 60; } ); };\n");
-	chain = check_chain_open(cfg, err, sizeof(err));
-	assert_non_null(chain);
-	ctx.cfg = cfg;
-	ctx.lists = lists;
-	ctx.redis = rc;
-	ctx.redis_warned_at = &warned_at;
+	chain = open_chain(cfg, lists, rc, &warned_at, &ctx);
 
 	/* the first recipient: one call, both checks' keys */
 	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
@@ -717,7 +713,7 @@ test_held_with_greylisting(void **state)
 	assert_int_equal(reply->more_count, 0);
 	assert_int_equal(reply->call.nkeys, 3);
 	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.9}:in:rcpt:1/60");
-	r = batch_one(rc, &reply->call);
+	r = run_call(rc, &reply->call);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
 	freeReplyObject(r);
 	assert_string_equal(reply->verdict_key, "greylist");
@@ -730,7 +726,7 @@ test_held_with_greylisting(void **state)
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(reply->call.nkeys, 3);
-	r = batch_one(rc, &reply->call);
+	r = run_call(rc, &reply->call);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
 	freeReplyObject(r);
 	assert_string_equal(reply->verdict_key, "ratelimit");
@@ -747,7 +743,7 @@ test_held_with_greylisting(void **state)
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(reply->call.nkeys, 1);
-	r = batch_one(rc, &reply->call);
+	r = run_call(rc, &reply->call);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
 	freeReplyObject(r);
 	assert_string_equal(reply->verdict_key, "ratelimit");
@@ -757,7 +753,7 @@ test_held_with_greylisting(void **state)
 		"sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h2\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	r = batch_one(rc, &reply->call);
+	r = run_call(rc, &reply->call);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
 	freeReplyObject(r);
 	assert_string_equal(reply->action, "DUNNO");

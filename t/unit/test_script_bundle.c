@@ -92,19 +92,6 @@ test_join_layout(void **state)
 	script_bundle_close(&b);
 }
 
-static redisReply *
-run(struct redis_client *rc, struct redis_eval_call *c)
-{
-	struct redis_eval_call *calls[1] = { c };
-	redisReply *r = NULL;
-
-	assert_int_equal(redis_eval_batch(rc, calls, 1, &r), 0);
-	assert_non_null(r);
-	if (r->type == REDIS_REPLY_ERROR)
-		fail_msg("script error: %s", r->str);
-	return r;
-}
-
 static char *
 get(struct redis_client *rc, const char *key)
 {
@@ -134,7 +121,7 @@ test_bundle_in_redis(void **state)
 	rl_call(&rl, "b:rl", "60000", "1", "1800000000000");
 	gl_call(&gl, "b:t", "b:w");
 	assert_int_equal(script_bundle_join(&b, &rl, &gl, &joined), 0);
-	r = run(rc, &joined);
+	r = run_call(rc, &joined);
 	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
 	assert_int_equal(r->elements, 2);
 	seg = script_bundle_segment(r, 0);
@@ -147,13 +134,13 @@ test_bundle_in_redis(void **state)
 	freeReplyObject(r);
 	/* alone, on keys of their own, the scripts answer the same */
 	rl.argv[0] = "a:rl";
-	alone = run(rc, &rl);
+	alone = run_call(rc, &rl);
 	assert_int_equal(alone->element[0]->integer, 1);
 	assert_int_equal(alone->element[1]->integer, 0);
 	freeReplyObject(alone);
 	gl.argv[0] = "a:t";
 	gl.argv[1] = "a:w";
-	alone = run(rc, &gl);
+	alone = run_call(rc, &gl);
 	assert_string_equal(alone->element[0]->str, "new");
 	freeReplyObject(alone);
 	before = get(rc, "b:rl");
@@ -173,7 +160,7 @@ test_bundle_in_redis(void **state)
 	r = redis_command(rc, "SET b:t 1799999000");	/* seen long ago: it would pass */
 	assert_non_null(r);
 	freeReplyObject(r);
-	r = run(rc, &joined);
+	r = run_call(rc, &joined);
 	assert_int_equal(r->elements, 1);
 	seg = script_bundle_segment(r, 0);
 	assert_int_equal(seg->element[0]->integer, 0);		/* over */
