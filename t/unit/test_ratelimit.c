@@ -25,50 +25,9 @@
 #include "check.h"
 #include "ratelimit.h"
 #include "redis_fixture.h"
+#include "config_fixture.h"
 
-static char conf_path[64];
-
-static struct sluice_config *
-load_text(const char *text, char *err, size_t errsize)
-{
-	FILE *fp;
-	int fd;
-
-	strcpy(conf_path, "/tmp/sluice-test-rl.XXXXXX");
-	fd = mkstemp(conf_path);
-	assert_true(fd >= 0);
-	fp = fdopen(fd, "w");
-	fputs(text, fp);
-	fclose(fp);
-	err[0] = '\0';
-	return config_load(conf_path, err, errsize);
-}
-
-static void
-expect_error(const char *text, int line, const char *part)
-{
-	char err[1024], prefix[128];
-	struct sluice_config *cfg = load_text(text, err, sizeof(err));
-
-	unlink(conf_path);
-	if (cfg != NULL)
-		fail_msg("loaded, expected error containing '%s'", part);
-	snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path, line);
-	if (strncmp(err, prefix, strlen(prefix)) != 0 || strstr(err, part) == NULL)
-		fail_msg("error '%s' is not '%s...%s'", err, prefix, part);
-}
-
-static struct sluice_config *
-expect_ok(const char *text)
-{
-	char err[1024];
-	struct sluice_config *cfg = load_text(text, err, sizeof(err));
-
-	unlink(conf_path);
-	if (cfg == NULL)
-		fail_msg("unexpected error: %s", err);
-	return cfg;
-}
+/* load_text, expect_error, expect_ok, conf_path: config_fixture.h */
 
 static void
 test_config(void **state)
