@@ -831,3 +831,30 @@ _harness_reap_stale() {
 		_harness_cleanup "${ns#/run/sluice-t.}"
 	done
 }
+
+# scratch_start NAME: a test's own directory, for tests that run the
+# daemons without the harness's Postfix. STATE=/run/sluice-t.NAME-PID
+# (made 0755), RUN=$STATE/run; the PIDs the test adds to pids are killed
+# and waited for at exit, STATE is removed (kept with SLUICE_T_KEEP), and
+# harness_stop runs too. Call it after the test's root checks.
+scratch_start() {
+	STATE=/run/sluice-t.$1-$$
+	RUN=$STATE/run
+	pids=()
+	trap 'scratch_cleanup; harness_stop' EXIT
+	mkdir -p -m 0755 "$STATE" || bail_out "mkdir $STATE"
+}
+scratch_cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${SLUICE_T_KEEP:-}" ]; then
+		echo "# kept $STATE"
+	else
+		rm -rf "$STATE"
+	fi
+}

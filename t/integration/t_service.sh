@@ -22,27 +22,9 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-STATE=/run/sluice-t.service-$$
-RUN=$STATE/run
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${SLUICE_T_KEEP:-}" ]; then
-		echo "# kept $STATE"
-	else
-		rm -rf "$STATE"
-	fi
-}
-trap 'cleanup; harness_stop' EXIT
 [ "$(id -u)" -eq 0 ] || bail_out "needs root (the daemons drop root to sluice)"
 getent passwd sluice >/dev/null || bail_out "user sluice missing (make deps)"
-mkdir -p -m 0755 "$STATE" || bail_out "mkdir $STATE"
+scratch_start service
 SLUICE_UID=$(id -u sluice)
 
 redis-server --port 0 --unixsocket "$STATE/redis.sock" --unixsocketperm 777 \

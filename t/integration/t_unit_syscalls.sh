@@ -16,29 +16,11 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-STATE=/run/sluice-t.syscalls-$$
-RUN=$STATE/run
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${SLUICE_T_KEEP:-}" ]; then
-		echo "# kept $STATE"
-	else
-		rm -rf "$STATE"
-	fi
-}
-trap 'cleanup; harness_stop' EXIT
 [ "$(id -u)" -eq 0 ] || bail_out "needs root"
 for c in strace setpriv miltertest systemd-analyze redis-server; do
 	command -v $c >/dev/null || bail_out "$c missing (make deps)"
 done
-mkdir -p -m 0755 "$STATE" || bail_out "mkdir $STATE"
+scratch_start syscalls
 install -d -m 0750 -o sluice -g postfix "$RUN"
 install -d -m 0750 -o sluice -g sluice "$STATE/keys" "$STATE/trace"
 
