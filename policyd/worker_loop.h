@@ -1,9 +1,11 @@
 /*
  * worker_loop.h - what the files of one worker's event loop share
- * (private to worker.c, wait.c and accept.c; not an interface for checks).
+ * (private to worker.c, conn.c, wait.c and accept.c; not an interface
+ * for checks).
  *
  * The loop is one thread and these files are one module cut along its
- * seams: worker.c (connections, framing, the Redis batch, the loop),
+ * seams: worker.c (framing, the Redis batch, the loop), conn.c (a
+ * connection's buffers, reads, sends, close and timeouts),
  * wait.c (requests held for SPF, a blocking job or DNS, and how long the
  * loop may sleep for them), accept.c (taking connections and spreading
  * them over the workers). Everything here is owned by the worker thread
@@ -115,10 +117,21 @@ struct worker {
 /* epoll tags for the non-connection descriptors (worker.c) */
 extern char tag_listen, tag_wake, tag_handoff, tag_dns;
 
-/* worker.c */
+/* conn.c: a connection's life. conn_flush: -1 closed, 1 output still
+ * pending (EPOLLOUT watched), 0 all sent; conn_readable, conn_writable:
+ * -1 the connection is gone, else 0. */
 void idle_touch(struct worker *w, struct conn *c);
+void partial_end(struct worker *w, struct conn *c);
+void reply_queue(struct worker *w, struct conn *c);
 void conn_close(struct worker *w, struct conn *c);
+void conn_fail(struct worker *w, struct conn *c, const char *why);
 int conn_watch(struct worker *w, struct conn *c, uint32_t events);
+int conn_flush(struct worker *w, struct conn *c);
+int conn_readable(struct worker *w, struct conn *c);
+int conn_writable(struct worker *w, struct conn *c);
+void sweep_idle(struct worker *w);
+
+/* worker.c */
 struct policy_context worker_context(struct worker *w);
 void slot_release(struct worker *w, struct pending *p);
 int go_on(struct worker *w, struct pending *p, enum check_result r);

@@ -9,8 +9,9 @@
 # finding (a timeout artifact), as is one over FUZZ_RSS_MB (2048) of RSS.
 # t/fuzz/NAME.dict, where there is one, gives the mutator the format's
 # words (attribute names, config keys, DKIM tags).
-# Prints one line per target (executions, cov, ft, corpus, findings) and
-# writes it to FUZZBUILD/summary.txt; exit status 1 on any finding.
+# Prints one line per target (CPU seconds, executions, cov, ft, corpus,
+# findings) and writes it to FUZZBUILD/summary.txt; exit status 1 on any
+# finding.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -30,12 +31,18 @@ one() {
 	nice -n 10 "$fb/fuzz_$t" -max_total_time="$secs" -rss_limit_mb="$rss" -timeout=10 $dict \
 		-print_final_stats=1 -artifact_prefix="$fb/artifacts/$t-" \
 		"$fb/new/$t" "t/fuzz/corpus/$t" >"$log" 2>&1
-	local rc=$? execs cov found
+	local rc=$? execs cov found cpu
+	# The fuzzer's CPU seconds (user+system of this shell's children):
+	# on a shared machine the wall time says little about the work done.
+	# `times` runs in this shell, not in a $(...) child (whose counts are 0).
+	times >"$log.times"
+	cpu=$(sed -n 2p "$log.times" | awk '{ n = 0; for (i = 1; i <= 2; i++) {
+		split($i, p, /[ms]/); n += p[1] * 60 + p[2] } printf "%.0f", n }')
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	cov=$(grep -aoE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -n 1)
 	found=$(ls "$fb/artifacts/$t-"* 2>/dev/null | sed 's|.*/||' | tr '\n' ' ')
-	printf '%-12s %4ss execs=%s %s exit=%s findings=%s\n' "$t" "$secs" "${execs:-?}" \
-		"${cov:-cov: ?}" "$rc" "${found:-none}"
+	printf '%-12s %4ss cpu=%ss execs=%s %s exit=%s findings=%s\n' "$t" "$secs" "$cpu" \
+		"${execs:-?}" "${cov:-cov: ?}" "$rc" "${found:-none}"
 }
 export -f one
 export fb secs rss
