@@ -26,9 +26,8 @@
  *     A READONLY reply means we still talk to a demoted primary: the caller
  *     gets the reply, the connection is dropped, and the next call
  *     rediscovers (without back-off, since nothing failed).
- *   - The sha1 of a script comes from SCRIPT LOAD and is cached in the
- *     struct redis_script; NOSCRIPT (restart, failover, SCRIPT FLUSH) makes
- *     redis_eval() load it again and retry once.
+ *   - Scripts (redis_eval, redis_eval_batch) are redis_script.c's, on the
+ *     calls of this file.
  *   - hiredis 0.14 writes with write(2): the process must ignore SIGPIPE
  *     (both daemons do), or a write to a closed link kills it.
  *   - Everything lives in struct redis_client; one client per thread.
@@ -457,6 +456,26 @@ redis_client_error(const struct redis_client *client)
 	return client->error;
 }
 
+void
+redis_client_set_error(struct redis_client *client, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = snprintf(client->error, sizeof(client->error), "%s: ", client->where[0] ? client->where : "redis");
+	if (n < 0 || (size_t)n >= sizeof(client->error) ||
+	    vsnprintf(client->error + n, sizeof(client->error) - (size_t)n, fmt, ap) < 0)
+		client->error[0] = '\0';
+	va_end(ap);
+}
+
+bool
+redis_reply_is_error(const redisReply *reply, const char *prefix)
+{
+	return is_error(reply, prefix);
+}
+
 redisReply *
 redis_command(struct redis_client *client, const char *fmt, ...)
 {
@@ -605,131 +624,5 @@ redis_pipeline(struct redis_client *client, int count, const int *argcs,
 	for (j = 0; j < count; j++)
 		finish(client, replies[j], 0);
 	metric_redis(metric_now_ns() - t0, false);
-	return 0;
-}
-
-/*
- * SCRIPT LOAD: 0 with script->sha1 set, or -1 with *out the reply for the
- * caller (an error reply such as a compile error) or NULL (see error).
- */
-static int
-script_load(struct redis_client *client, struct redis_script *script,
-	    redisReply **out)
-{
-	const char *argv[] = { "SCRIPT", "LOAD", script->source };
-	redisReply *reply;
-
-	*out = NULL;
-	if ((reply = redis_command_argv(client, 3, argv, NULL)) == NULL)
-		return -1;
-	if (reply->type == REDIS_REPLY_STRING
-	    && reply->len == sizeof(script->sha1) - 1) {
-		memcpy(script->sha1, reply->str, sizeof(script->sha1));
-		freeReplyObject(reply);
-		return 0;
-	}
-	if (reply->type == REDIS_REPLY_ERROR) {
-		*out = reply;
-		return -1;
-	}
-	format(client->error, sizeof(client->error),
-	       "%s: SCRIPT LOAD: unexpected reply type %d",
-	       client->where, reply->type);
-	freeReplyObject(reply);
-	return -1;
-}
-
-redisReply *
-redis_eval(struct redis_client *client, struct redis_script *script,
-	   int nkeys, const char **keys, int nargs, const char **args)
-{
-	redisReply *reply = NULL;
-	const char **argv;
-	char nkeys_text[16];
-	int i, argc;
-
-	if (nkeys < 0 || nargs < 0 || nkeys > 100000 || nargs > 100000) {
-		format(client->error, sizeof(client->error),
-		       "redis: EVALSHA: bad key or argument count");
-		return NULL;
-	}
-	argc = 3 + nkeys + nargs;
-	if ((argv = calloc((size_t)argc, sizeof(*argv))) == NULL) {
-		format(client->error, sizeof(client->error), "redis: out of memory");
-		return NULL;
-	}
-	format(nkeys_text, sizeof(nkeys_text), "%d", nkeys);
-	argv[0] = "EVALSHA";
-	argv[1] = script->sha1;
-	argv[2] = nkeys_text;
-	for (i = 0; i < nkeys; i++)
-		argv[3 + i] = keys[i];
-	for (i = 0; i < nargs; i++)
-		argv[3 + nkeys + i] = args[i];
-	if (script->sha1[0] == '\0' && script_load(client, script, &reply) < 0)
-		goto out;
-	reply = redis_command_argv(client, argc, argv, NULL);
-	if (reply && is_error(reply, "NOSCRIPT")) {
-		freeReplyObject(reply);
-		if (script_load(client, script, &reply) == 0)
-			reply = redis_command_argv(client, argc, argv, NULL);
-	}
-out:
-	free(argv);
-	return reply;
-}
-
-int
-redis_eval_batch(struct redis_client *client, struct redis_eval_call *const *calls,
-		 int count, redisReply **replies)
-{
-	const char *argv[REDIS_BATCH_MAX][REDIS_EVAL_MAX_ARGS + 3];
-	const char **argvs[REDIS_BATCH_MAX] = { NULL };
-	char nkeys[REDIS_BATCH_MAX][12];
-	int argcs[REDIS_BATCH_MAX] = { 0 };
-	int i, j;
-
-	if (count > REDIS_BATCH_MAX) {
-		format(client->error, sizeof(client->error), "redis: batch of %d calls is over %d",
-		       count, REDIS_BATCH_MAX);
-		for (j = 0; j < count; j++)
-			replies[j] = NULL;
-		return -1;
-	}
-	for (i = 0; i < count; i++) {
-		struct redis_eval_call *c = calls[i];
-
-		if (c->script->sha1[0] == '\0') {
-			redisReply *err = NULL;
-
-			if (script_load(client, c->script, &err) < 0) {
-				if (err)
-					freeReplyObject(err);
-				for (j = 0; j < count; j++)
-					replies[j] = NULL;
-				return -1;
-			}
-		}
-		snprintf(nkeys[i], sizeof(nkeys[i]), "%d", c->nkeys);
-		argv[i][0] = "EVALSHA";
-		argv[i][1] = c->script->sha1;
-		argv[i][2] = nkeys[i];
-		for (j = 0; j < c->nkeys + c->nargs && j < REDIS_EVAL_MAX_ARGS; j++)
-			argv[i][3 + j] = c->argv[j];
-		argvs[i] = argv[i];
-		argcs[i] = 3 + j;
-	}
-	if (redis_pipeline(client, count, argcs, argvs, replies) < 0)
-		return -1;
-	for (i = 0; i < count; i++) {
-		struct redis_eval_call *c = calls[i];
-
-		if (!is_error(replies[i], "NOSCRIPT"))
-			continue;
-		freeReplyObject(replies[i]);
-		c->script->sha1[0] = '\0';
-		replies[i] = redis_eval(client, c->script, c->nkeys, c->argv, c->nargs,
-					c->argv + c->nkeys);
-	}
 	return 0;
 }

@@ -7,7 +7,8 @@
  *   redis_command_argv() or one argv vector; connects on demand.
  *   redis_eval()         EVALSHA of a script, with SCRIPT LOAD and one retry
  *                        when Redis answers NOSCRIPT (after a restart or a
- *                        failover the script cache is empty).
+ *                        failover the script cache is empty); with
+ *                        redis_eval_batch(), in redis_script.c.
  *   redis_client_error() why the last call returned NULL.
  *
  * Contract:
@@ -29,6 +30,7 @@
 #ifndef SLUICE_REDIS_H
 #define SLUICE_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
@@ -91,6 +93,12 @@ int redis_eval_batch(struct redis_client *client, struct redis_eval_call *const 
 		     int count, redisReply **replies);
 
 const char *redis_client_error(const struct redis_client *client);
+/* For the modules built on the client (redis_script.c): sets what
+ * redis_client_error() says, prefixed with the server's name. */
+void redis_client_set_error(struct redis_client *client, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* An error reply whose text begins with prefix ("NOSCRIPT", "READONLY"). */
+bool redis_reply_is_error(const redisReply *reply, const char *prefix);
 /* Connections made so far: a change says the link was remade (state on
  * the server side, such as CLIENT TRACKING, is gone). */
 unsigned long redis_client_epoch(const struct redis_client *client);
