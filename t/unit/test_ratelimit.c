@@ -637,6 +637,30 @@ test_multi_rules(void **state)
 }
 
 
+/* One request through the chain, its one Redis call run on real Redis:
+ * the call has nkeys keys (-1: any), the first first_key (NULL: any),
+ * and the chain ends after it. */
+static void
+decide_with_call(struct check_chain *chain, struct policy_context *ctx, struct redis_client *rc,
+		 struct policy_reply *reply, const char *text, int nkeys, const char *first_key)
+{
+	struct policy_request req;
+	char buf[2048];
+	size_t cursor = 0;
+	redisReply *r;
+
+	request(buf, sizeof(buf), &req, text);
+	assert_int_equal(check_chain_decide(chain, ctx, &req, reply, &cursor), CHECK_REDIS);
+	assert_int_equal(reply->more_count, 0);
+	if (nkeys >= 0)
+		assert_int_equal(reply->call.nkeys, nkeys);
+	if (first_key)
+		assert_string_equal(reply->call.argv[0], first_key);
+	r = run_call(rc, &reply->call);
+	assert_int_equal(check_chain_resume(chain, ctx, &req, reply, &cursor, r), CHECK_FINAL);
+	freeReplyObject(r);
+}
+
 /* Through the chain with greylisting on: the rate limits' call waits
  * (check.h, call_may_wait) and goes with greylisting's in ONE script
  * call; a refusal stops it before greylisting; when greylisting has
@@ -665,29 +689,16 @@ test_held_with_greylisting(void **state)
 	chain = open_chain(cfg, lists, rc, &warned_at, &ctx);
 
 	/* the first recipient: one call, both checks' keys */
-	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
-		"sender=a@x.test\nrecipient=b@example.test\ninstance=h1\n");
-	cursor = 0;
-	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	assert_int_equal(reply->more_count, 0);
-	assert_int_equal(reply->call.nkeys, 3);
-	assert_string_equal(reply->call.argv[0], "sluice:rl:{ip:192.0.2.9}:in:rcpt:1/60");
-	r = run_call(rc, &reply->call);
-	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
-	freeReplyObject(r);
+	decide_with_call(chain, &ctx, rc, reply, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
+			 "sender=a@x.test\nrecipient=b@example.test\ninstance=h1\n", 3,
+			 "sluice:rl:{ip:192.0.2.9}:in:rcpt:1/60");
 	assert_string_equal(reply->verdict_key, "greylist");
 	assert_string_equal(reply->verdict, "new");
 	assert_non_null(strstr(reply->action, "Greylisted"));
 
 	/* the second: over the limit, 450, and greylisting never ran */
-	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
-		"sender=a@x.test\nrecipient=c@example.test\ninstance=h1\n");
-	cursor = 0;
-	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	assert_int_equal(reply->call.nkeys, 3);
-	r = run_call(rc, &reply->call);
-	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
-	freeReplyObject(r);
+	decide_with_call(chain, &ctx, rc, reply, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
+			 "sender=a@x.test\nrecipient=c@example.test\ninstance=h1\n", 3, NULL);
 	assert_string_equal(reply->verdict_key, "ratelimit");
 	assert_string_equal(reply->verdict, "over");
 	assert_int_equal(strncmp(reply->action, "450 4.7.1 ", 10), 0);
@@ -697,27 +708,18 @@ test_held_with_greylisting(void **state)
 
 	/* greylisting has nothing to ask (an allowed recipient): the held
 	 * call goes alone, and its refusal is the answer */
-	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
-		"sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h1\n");
-	cursor = 0;
-	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	assert_int_equal(reply->call.nkeys, 1);
-	r = run_call(rc, &reply->call);
-	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
-	freeReplyObject(r);
+	decide_with_call(chain, &ctx, rc, reply, "protocol_state=RCPT\nclient_address=192.0.2.9\n"
+			 "sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h1\n", 1, NULL);
 	assert_string_equal(reply->verdict_key, "ratelimit");
 	/* another client, the same allowed recipient: the rate limit passes,
 	 * greylisting's allowlist verdict is the one logged */
-	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.10\n"
-		"sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h2\n");
-	cursor = 0;
-	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
-	r = run_call(rc, &reply->call);
-	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, r), CHECK_FINAL);
-	freeReplyObject(r);
+	decide_with_call(chain, &ctx, rc, reply, "protocol_state=RCPT\nclient_address=192.0.2.10\n"
+			 "sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h2\n", -1, NULL);
 	assert_string_equal(reply->action, "DUNNO");
 	assert_string_equal(reply->verdict_key, "greylist");
 	/* Redis down: both get the failure (fail_open: on) */
+	request(buf, sizeof(buf), &req, "protocol_state=RCPT\nclient_address=192.0.2.10\n"
+		"sender=a@x.test\nrecipient=postmaster@example.test\ninstance=h2\n");
 	cursor = 0;
 	assert_int_equal(check_chain_decide(chain, &ctx, &req, reply, &cursor), CHECK_REDIS);
 	assert_int_equal(check_chain_resume(chain, &ctx, &req, reply, &cursor, NULL), CHECK_FINAL);
