@@ -1,16 +1,11 @@
 /*
  * milter.c - libmilter callbacks and the state they keep.
  *
- * libmilter runs one thread per SMTP connection. What is shared between
- * threads is only the current config, behind config_lock, reference
- * counted: a connection takes a reference at connect and, when a reload
- * made a newer one current, swaps it for the new one at the next MAIL
- * FROM (never inside a message), dropping the old one; the last drop
- * frees it. So a reload never frees a config a message is still using,
- * and the next message on a long-lived connection already has the new
- * keys and rules. The lock is taken only when the generation number,
- * read without it, says there is a newer config. Everything else lives
- * in the connection's private data.
+ * libmilter runs one thread per SMTP connection; everything a connection
+ * keeps lives in its private data (struct session). The only shared
+ * state, the current config and the list cache, is milter_config.c's:
+ * a connection holds a reference to one config and moves to a newer one
+ * only between messages.
  *
  * Postfix facts this code relies on (see NOTES.md): xxfi_close may be the
  * only callback (private data may be NULL); xxfi_abort ends a message,
@@ -29,146 +24,19 @@
  * one command later; no mail is accepted that a module refused.
  */
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "endpoint.h"
-#include "list_cache.h"
 #include "log.h"
 #include "metrics_sluice.h"
 #include "milter.h"
+#include "milter_config.h"
 #include "module.h"
 
-#define MILTER_LISTS_WAIT_MS 2000
-
-struct config_ref {
-	struct sluice_config *cfg;
-	void *module_conf[MILTER_MODULES_MAX];
-	int refs;
-	unsigned long generation;
-};
-
-static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct config_ref *current_config;	/* guarded by config_lock */
-static _Atomic unsigned long current_generation;	/* written under config_lock */
-static int open_sessions;			/* guarded by config_lock */
 static unsigned long milter_actions;	/* set in milter_open, before threads */
-/* The process's list cache: set by milter_lists_start() before libmilter's
- * threads exist, read-only after. */
-static struct list_cache *list_cache;
-
-static void
-config_ref_free(struct config_ref *ref)
-{
-	size_t i;
-
-	for (i = 0; milter_modules[i]; i++)
-		if (ref->module_conf[i] && milter_modules[i]->close)
-			milter_modules[i]->close(ref->module_conf[i]);
-	config_free(ref->cfg);
-	free(ref);
-}
-
-static void
-config_ref_drop(struct config_ref *ref)
-{
-	/* config_lock held */
-	if (--ref->refs == 0)
-		config_ref_free(ref);
-}
-
-int
-milter_config_swap(struct sluice_config *cfg, char *err, size_t errsize)
-{
-	struct config_ref *ref = calloc(1, sizeof(*ref));
-	size_t i;
-
-	if (ref == NULL) {
-		snprintf(err, errsize, "out of memory");
-		config_free(cfg);
-		return -1;
-	}
-	ref->cfg = cfg;
-	ref->refs = 1;		/* the core's own reference */
-	for (i = 0; milter_modules[i]; i++) {
-		char why[512] = "";
-
-		if (milter_modules[i]->open
-		    && milter_modules[i]->open(cfg, &ref->module_conf[i], why, sizeof(why)) < 0) {
-			snprintf(err, errsize, "%s", why);	/* "FILE:LINE: message" */
-			config_ref_free(ref);
-			return -1;
-		}
-	}
-	if (list_cache)
-		list_cache_configure(list_cache, cfg);
-	pthread_mutex_lock(&config_lock);
-	ref->generation = atomic_load(&current_generation) + 1;
-	if (current_config)
-		config_ref_drop(current_config);
-	current_config = ref;
-	atomic_store(&current_generation, ref->generation);
-	pthread_mutex_unlock(&config_lock);
-	metric_config_loaded(ref->generation);
-	return 0;
-}
-
-int
-milter_metrics_init(void)
-{
-	const char *names[MILTER_MODULES_MAX + 1] = { NULL };
-	size_t i;
-
-	for (i = 0; milter_modules[i] && i < MILTER_MODULES_MAX; i++)
-		names[i] = milter_modules[i]->name;
-	if (metric_init(METRIC_MILTER, names) < 0)
-		return -1;
-	metric_config_loaded(atomic_load(&current_generation));
-	return 0;
-}
-
-void
-milter_config_release(void)
-{
-	pthread_mutex_lock(&config_lock);
-	if (current_config)
-		config_ref_drop(current_config);
-	current_config = NULL;
-	pthread_mutex_unlock(&config_lock);
-}
-
-int
-milter_lists_start(const struct sluice_config *cfg, char *err, size_t errsize)
-{
-	list_cache = list_cache_start(cfg, MILTER_LISTS_WAIT_MS, err, errsize);
-	return list_cache ? 0 : -1;
-}
-
-void
-milter_lists_stop(void)
-{
-	/* A session still open (its stop grace ran out) may yet take a
-	 * snapshot: then the exiting process keeps the cache. */
-	if (milter_sessions() > 0)
-		return;
-	list_cache_stop(list_cache);
-	list_cache = NULL;
-}
-
-int
-milter_sessions(void)
-{
-	int n;
-
-	pthread_mutex_lock(&config_lock);
-	n = open_sessions;
-	pthread_mutex_unlock(&config_lock);
-	return n;
-}
 
 /* Per-connection private data: the public part modules see, plus ours. */
 struct session {
@@ -259,19 +127,7 @@ session_use_config(struct session *s)
 static void
 session_refresh_config(struct session *s)
 {
-	struct config_ref *old = NULL;
-
-	if (atomic_load(&current_generation) == s->ref->generation)
-		return;
-	pthread_mutex_lock(&config_lock);
-	if (current_config && current_config != s->ref) {
-		old = s->ref;
-		s->ref = current_config;
-		s->ref->refs++;
-		config_ref_drop(old);
-	}
-	pthread_mutex_unlock(&config_lock);
-	if (old)
+	if (config_session_refresh(&s->ref))
 		session_use_config(s);
 }
 
@@ -365,13 +221,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		return fail;
 	s->noreply = negotiated_noreply;
 	s->conn_verdict = s->msg_verdict = SMFIS_CONTINUE;
-	pthread_mutex_lock(&config_lock);
-	if ((s->ref = current_config) != NULL) {
-		s->ref->refs++;
-		open_sessions++;
-	}
-	pthread_mutex_unlock(&config_lock);
-	if (s->ref == NULL) {
+	if ((s->ref = config_session_open()) == NULL) {
 		free(s);	/* stopping: the config is gone already */
 		return fail;
 	}
@@ -383,11 +233,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		      sizeof(s->conn.client_addr));
 	session_use_config(s);
 	smfi_setpriv(ctx, s);
-	if (list_cache) {	/* a snapshot for the connect hooks only */
-		unsigned long generation;
-
-		a.lists = list_cache_acquire(list_cache, &generation);
-	}
+	a.lists = milter_lists_snapshot();	/* for the connect hooks only */
 	r = run_stage(ctx, s, STAGE_CONNECT, &a);
 	lists_release(a.lists);
 	return reply_or_defer(s, SMFIP_NR_CONN, r, &s->conn_verdict);
@@ -437,11 +283,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	message_end(s);		/* a new MAIL FROM after RSET */
 	session_refresh_config(s);
 	s->conn.msg = &s->msg;
-	if (list_cache) {	/* one snapshot of the lists for the whole message */
-		unsigned long generation;
-
-		s->msg.lists = list_cache_acquire(list_cache, &generation);
-	}
+	s->msg.lists = milter_lists_snapshot();	/* one for the whole message */
 	copy_macro(ctx, "i", s->msg.queue_id, sizeof(s->msg.queue_id));
 	copy_macro(ctx, "{auth_authen}", s->msg.auth_user, sizeof(s->msg.auth_user));
 	if (argv[0] && address_parse(argv[0], &from, NULL) == 0)
@@ -578,10 +420,7 @@ cb_close(SMFICTX *ctx)
 		return SMFIS_CONTINUE;	/* close may be the only callback */
 	message_end(s);
 	smfi_setpriv(ctx, NULL);
-	pthread_mutex_lock(&config_lock);
-	config_ref_drop(s->ref);
-	open_sessions--;
-	pthread_mutex_unlock(&config_lock);
+	config_session_close(s->ref);
 	free(s);
 	return SMFIS_CONTINUE;
 }
