@@ -382,6 +382,36 @@ test_format_small_buffer(void **state)
 	assert_int_equal(net_cidr_format(&c, buf, sizeof(buf)), -1);
 }
 
+/* IPv4 is formatted by hand (network.c): it must write what inet_ntop()
+ * writes, for every octet value in every position and for a spread of
+ * whole addresses. */
+static void
+test_format_ipv4_as_inet_ntop(void **state)
+{
+	struct net_addr a = { .family = AF_INET };
+	char ours[NET_CIDR_STRLEN], theirs[INET_ADDRSTRLEN];
+	uint32_t x = 2463534242u;
+	int pos, v, i;
+
+	(void)state;
+	for (i = 0; i < 4096 + 4 * 256; i++) {
+		if (i < 4 * 256) {
+			pos = i / 256;
+			v = i % 256;
+			memset(a.bytes, pos == 0 ? 1 : 0, 4);
+			a.bytes[pos] = (unsigned char)v;
+		} else {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			memcpy(a.bytes, &x, 4);
+		}
+		assert_int_equal(net_addr_format(&a, ours, sizeof(ours)), 0);
+		assert_non_null(inet_ntop(AF_INET, a.bytes, theirs, sizeof(theirs)));
+		assert_string_equal(ours, theirs);
+	}
+}
+
 static void
 test_list(void **state)
 {
@@ -448,6 +478,7 @@ main(void)
 		cmocka_unit_test(test_contains),
 		cmocka_unit_test(test_format_roundtrip),
 		cmocka_unit_test(test_format_small_buffer),
+		cmocka_unit_test(test_format_ipv4_as_inet_ntop),
 		cmocka_unit_test(test_list),
 	};
 
