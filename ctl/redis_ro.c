@@ -4,9 +4,9 @@
  * The wrapper shadows the global `redis` with a table whose call()
  * passes read commands to Redis and records the others; the check's
  * script text follows as the body of a local function, so its
- * `redis.call(...)` is the wrapper's (a vararg function, as a script's
- * chunk is: policyd's scripts read their offsets from `...`, script_bundle.h,
- * and get none here). Numbers written are shown as Redis would store them
+ * `redis.call(...)` is the wrapper's (each script's first line sets
+ * what it has when it runs alone, as here: script_bundle.c). Numbers
+ * written are shown as Redis would store them
  * (%.17g, not Lua's %.14g). EVAL_RO (Redis 7) runs it: Redis
  * refuses writes from it, a second lock behind the wrapper's.
  */

@@ -63,13 +63,15 @@
 	"  return { 'known', 0 }\n" \
 	"end\n"
 
-/* As a segment of the script bundle (script_bundle.h) a script gets its
- * offsets in KEYS and ARGV and the bundle's TIME as the chunk's
- * arguments; run alone it gets none. (No redis.replicate_commands():
- * Redis 5 and later replicate a script's effects by default.) */
+/* The first line is what the script has when it runs alone: no offsets
+ * in KEYS and ARGV, no TIME given. As a segment of the script bundle
+ * (script_bundle.h) the rest of the text is a function of those names
+ * instead, called with its offsets and the bundle's TIME. (Not `...`:
+ * Redis before 7 runs a script as a function without varargs. No
+ * redis.replicate_commands(): Redis 5 and later replicate a script's
+ * effects by default.) */
 #define LUA_SEGMENT \
-	"local k, a, clock = ...\n" \
-	"k, a = k or 0, a or 0\n"
+	"local k, a, clock = 0, 0, nil\n"
 
 /*
  * KEYS: triplet, pass counter. ARGV: clock offset (policyd.test_clock,

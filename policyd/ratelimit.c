@@ -49,16 +49,17 @@ const char ratelimit_lua[] =
  * machine string.match and string.format took 2 us each and a GET 1.5
  * (redis-benchmark, EVALSHA of one statement), the whole script 30 us
  * for two rules. So the window and limit come as two numbers (no
- * match), the TAT goes to SET as a number (Redis 7 writes the shortest
- * text that reads back the same double: no format, and no rounding),
+ * match), the TAT goes to SET as a number (Redis 7.0 writes it with
+ * "%.17g", which reads back as the same double: no rounding),
  * and there is no redis.replicate_commands() (Redis 5 and later
- * replicate a script's effects by default). As a bundle's segment the
- * script gets its offsets in KEYS and ARGV, the bundle's TIME and its
- * key count as the chunk's arguments (...); run alone it gets none.
+ * replicate a script's effects by default). The first line is the
+ * script run alone (no offsets, no TIME given, every key its own); as a
+ * bundle's segment the rest is a function of those four names, called
+ * with its offsets in KEYS and ARGV, the bundle's TIME and its key count
+ * (script_bundle.c). No `...`: Redis 6 runs a script without varargs.
  */
 const char ratelimit_multi_lua[] =
-	"local k, a, clock, nk = ...\n"
-	"k, a, nk = k or 0, a or 0, nk or #KEYS\n"
+	"local k, a, clock, nk = 0, 0, nil, #KEYS\n"
 	"local now = ARGV[a + 2]\n"
 	"if now ~= '' then now = tonumber(now) else\n"
 	"  local t = clock or redis.call('TIME')\n"

@@ -2,10 +2,14 @@
  * script_bundle.c - several checks' scripts in one EVALSHA (see
  * script_bundle.h for the why and the call layout).
  *
- * The fragments are the checks' own script texts, each wrapped as
- * "F[n] = function(...) <text> end": a fragment reads its keys and args
- * at the offsets it gets as the chunk's arguments, and the bundle's
- * TIME (one for all), so the text runs alone as it does in the bundle.
+ * The fragments are the checks' own script texts. Each begins with one
+ * line that sets, for the script run alone, the four names a segment is
+ * given ("local k, a, clock[, nk] = ..."); the bundle wraps the rest as
+ * "F[n] = function(k, a, clock, nk) <rest> end": a fragment reads its
+ * keys and args at the offsets k and a, and the bundle's TIME (one for
+ * all), so the text runs alone as it does in the bundle. A function's
+ * named parameters, not `...`: Redis before 7 runs a script as a
+ * function without varargs, where `...` does not compile.
  * No table is built per segment: a Lua table cost 2 us of Redis's CPU on
  * the bench machine.
  * A check's script is a fragment when its source is one of fragments[]
@@ -31,8 +35,14 @@ static const char *const fragments[] = {
 
 static const char bundle_head[] = "local F = {}\n";
 
+/* How every fragment's first line begins (see the top). */
+#define FRAGMENT_HEAD "local k, a, clock"
+
 /* One TIME for all segments; a segment's offsets are where its keys and
- * args begin (its first arg is ARGV[a + 1]). */
+ * args begin (its first arg is ARGV[a + 1]). Each segment runs under
+ * pcall: an error (a key of the wrong type, out of memory) is that
+ * segment's reply alone, an error element of the array, as it would be
+ * from a call of its own; the next segment still runs. */
 static const char bundle_tail[] =
 	"local t = redis.call('TIME')\n"
 	"local segments = tonumber(ARGV[1])\n"
@@ -40,7 +50,11 @@ static const char bundle_tail[] =
 	"for s = 1, segments do\n"
 	"  local f = F[tonumber(ARGV[3 * s - 1])]\n"
 	"  local nk, na = tonumber(ARGV[3 * s]), tonumber(ARGV[3 * s + 1])\n"
-	"  local r, stop = f(k, a, t, nk)\n"
+	"  local ok, r, stop = pcall(f, k, a, t, nk)\n"
+	"  if not ok then\n"
+	"    if type(r) ~= 'table' or r.err == nil then r = { err = 'ERR ' .. tostring(r) } end\n"
+	"    stop = false\n"
+	"  end\n"
 	"  out[s] = r\n"
 	"  if stop then break end\n"
 	"  k, a = k + nk, a + na\n"
@@ -70,8 +84,13 @@ script_bundle_open(struct script_bundle *bundle)
 		return -1;
 	used = (size_t)snprintf(bundle->source, size, "%s", bundle_head);
 	for (i = 0; i < FRAGMENTS; i++) {
+		const char *rest = strchr(fragments[i], '\n');
+
+		/* the first line is the script alone's: not in the bundle */
+		if (strncmp(fragments[i], FRAGMENT_HEAD, strlen(FRAGMENT_HEAD)) != 0 || rest == NULL)
+			goto fail;
 		n = snprintf(bundle->source + used, size - used,
-			     "F[%zu] = function(...)\n%s\nend\n", i + 1, fragments[i]);
+			     "F[%zu] = function(k, a, clock, nk)\n%s\nend\n", i + 1, rest + 1);
 		if (n < 0 || (size_t)n >= size - used)
 			goto fail;
 		used += (size_t)n;

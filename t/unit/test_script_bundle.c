@@ -72,7 +72,8 @@ test_join_layout(void **state)
 
 	(void)state;
 	assert_int_equal(script_bundle_open(&b), 0);
-	assert_non_null(strstr(b.source, "F[1] = function(...)"));
+	assert_non_null(strstr(b.source, "F[1] = function(k, a, clock, nk)"));
+	assert_null(strstr(b.source, "..."));
 	rl_call(&rl, "rk", "60000", "3", "");
 	gl_call(&gl, "t", "w");
 	assert_int_equal(script_bundle_join(&b, &rl, &gl, &out), 0);
@@ -179,6 +180,74 @@ test_bundle_in_redis(void **state)
 	redis_client_free(rc);
 }
 
+/* Redis before 7 compiles a script as the body of a function without
+ * varargs, where `...` does not compile: each script alone, and the
+ * bundle, wrapped the same way, must load (the scripts read their
+ * bundle offsets from `...` until 2026-12-04, and broke on Redis 6). */
+static void
+test_scripts_without_varargs(void **state)
+{
+	const char *const texts[] = { ratelimit_multi_lua, greylist_lua, NULL };
+	struct redis_client *rc = client();
+	struct script_bundle b;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(script_bundle_open(&b), 0);
+	for (i = 0; i < 3; i++) {
+		const char *text = texts[i] ? texts[i] : b.source;
+		size_t n = strlen(text) + 64;
+		char *wrapped = malloc(n);
+		const char *argv[] = { "SCRIPT", "LOAD", wrapped };
+		redisReply *r;
+
+		assert_non_null(wrapped);
+		snprintf(wrapped, n, "local function f_sha()\n%s\nend\nreturn 1\n", text);
+		r = redis_command_argv(rc, 3, argv, NULL);
+		assert_non_null(r);
+		if (r->type == REDIS_REPLY_ERROR)
+			fail_msg("script %zu: %s", i, r->str);
+		freeReplyObject(r);
+		free(wrapped);
+	}
+	script_bundle_close(&b);
+	redis_client_free(rc);
+}
+
+/* An error in one segment (here a rate-limit key of the wrong type) is
+ * that segment's reply alone: greylisting still runs and answers, as it
+ * did when each check made a call of its own. */
+static void
+test_segment_error_is_its_own(void **state)
+{
+	struct redis_client *rc = client();
+	struct script_bundle b;
+	struct redis_eval_call rl, gl, joined;
+	const redisReply *seg;
+	redisReply *r;
+
+	(void)state;
+	assert_int_equal(script_bundle_open(&b), 0);
+	r = redis_command(rc, "RPUSH e:rl not-a-tat");
+	assert_non_null(r);
+	freeReplyObject(r);
+	rl_call(&rl, "e:rl", "60000", "1", "1800000000000");
+	gl_call(&gl, "e:t", "e:w");
+	assert_int_equal(script_bundle_join(&b, &rl, &gl, &joined), 0);
+	r = run_call(rc, &joined);
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(r->elements, 2);
+	seg = script_bundle_segment(r, 0);
+	assert_int_equal(seg->type, REDIS_REPLY_ERROR);
+	assert_non_null(strstr(seg->str, "WRONGTYPE"));
+	seg = script_bundle_segment(r, 1);
+	assert_int_equal(seg->type, REDIS_REPLY_ARRAY);
+	assert_string_equal(seg->element[0]->str, "new");
+	freeReplyObject(r);
+	script_bundle_close(&b);
+	redis_client_free(rc);
+}
+
 int
 main(void)
 {
@@ -187,6 +256,8 @@ main(void)
 	};
 	const struct CMUnitTest redis_tests[] = {
 		cmocka_unit_test(test_bundle_in_redis),
+		cmocka_unit_test(test_scripts_without_varargs),
+		cmocka_unit_test(test_segment_error_is_its_own),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
