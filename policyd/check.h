@@ -132,6 +132,7 @@ struct held_call {
 	const char *verdict_key;	/* the verdict it left */
 	char verdict[48];
 	size_t details_len;		/* the log fields up to it */
+	bool details_truncated;		/* and whether they were cut */
 	/* the first check after it that did not just go on (or the chain's
 	 * end: next_result CHECK_CONTINUE), and what the checks after it
 	 * had said when the held call was sent */

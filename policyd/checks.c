@@ -169,6 +169,7 @@ hold(struct policy_reply *reply, size_t index)
 	h->verdict_key = reply->verdict_key;
 	snprintf(h->verdict, sizeof(h->verdict), "%s", reply->verdict);
 	h->details_len = reply->details.len;
+	h->details_truncated = reply->details.truncated;
 	h->state = HELD_WAITING;
 	return 0;
 }
@@ -201,6 +202,7 @@ send_held(struct check_chain *chain, struct policy_reply *reply, size_t *cursor,
 	h->next_details_truncated = reply->details.truncated;
 	reply->details.len = h->details_len;
 	reply->details.buf[h->details_len] = '\0';
+	reply->details.truncated = h->details_truncated;
 	reply->verdict_key = h->verdict_key;
 	snprintf(reply->verdict, sizeof(reply->verdict), "%s", h->verdict);
 	reply->step = h->step;
