@@ -554,17 +554,15 @@ match_failed(const struct pattern_regex *r, const char *address, int rc)
 	log_warning("regex %s on <%s>: %s, counted as no match", re, addr, msg);
 }
 
-bool
-pattern_match_address(const struct pattern_list *list, const char *address)
+/* The lowercase address of len bytes against the list. */
+static bool
+match_lower_address(const struct pattern_list *list, const char *lower, size_t len)
 {
-	char lower[ADDRESS_MAX + 1];
 	pcre2_match_data *md;
 	const char *at;
-	size_t i, len;
+	size_t i;
 	int rc;
 
-	if (address == NULL || !lowercase(lower, address, sizeof(lower)))
-		return false;
 	if (has_exact(list, lower))
 		return true;
 	if ((at = strrchr(lower, '@')) != NULL && has_exact(list, at + 1))
@@ -576,7 +574,6 @@ pattern_match_address(const struct pattern_list *list, const char *address)
 		match_failed(&list->regex[0], lower, PCRE2_ERROR_NOMEMORY);
 		return false;
 	}
-	len = strlen(lower);
 	for (i = 0; i < list->regex_count; i++) {
 		const struct pattern_regex *r = &list->regex[i];
 
@@ -590,6 +587,33 @@ pattern_match_address(const struct pattern_list *list, const char *address)
 			match_failed(&list->regex[i], lower, rc);
 	}
 	return false;
+}
+
+/*
+ * An address longer than ADDRESS_MAX (RFC 5321's 256, which Postfix does
+ * not enforce by default) equals no item, but its domain part may, and a
+ * regex may match it: it is looked at whole, from a copy on the heap.
+ * Never cut: the cut text could match a forbid regex the whole does not,
+ * or miss one it does (a sender must not slip past /^bulk-/ by being
+ * long).
+ */
+bool
+pattern_match_address(const struct pattern_list *list, const char *address)
+{
+	char small[ADDRESS_MAX + 1], *lower = small;
+	size_t len;
+	bool found;
+
+	if (address == NULL)
+		return false;
+	len = strlen(address);
+	if (len >= sizeof(small) && (lower = malloc(len + 1)) == NULL)
+		return false;
+	(void)lowercase(lower, address, len + 1);
+	found = match_lower_address(list, lower, len);
+	if (lower != small)
+		free(lower);
+	return found;
 }
 
 bool

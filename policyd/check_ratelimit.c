@@ -94,18 +94,14 @@ ratelimit_open(const struct sluice_config *cfg, void **state, char *err, size_t 
 }
 
 /* A SASL login in a Redis set: a bare name is stored as a "domain" item,
- * "user@domain" as an address (patterns.h). Both lowercase. */
+ * "user@domain" as an address (patterns.h; both lowercase: the lookups
+ * lowercase the query, and never cut it, so a long login whose first
+ * bytes equal an exempt one is not exempt). */
 static bool
 sasl_listed(const struct pattern_list *list, const char *user)
 {
-	char lower[ADDRESS_MAX + 1];
-	size_t i;
-
-	for (i = 0; user[i] && i < ADDRESS_MAX; i++)
-		lower[i] = (char)((user[i] >= 'A' && user[i] <= 'Z') ? user[i] + 32 : user[i]);
-	lower[i] = '\0';
-	return strchr(lower, '@') ? pattern_match_address(list, lower)
-				  : pattern_match_domain(list, lower, false);
+	return strchr(user, '@') ? pattern_match_address(list, user)
+				 : pattern_match_domain(list, user, false);
 }
 
 /* Why no rule counts this request, or NULL. */

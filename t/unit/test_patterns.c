@@ -540,10 +540,42 @@ test_long_query_no_prefix_match(void **state)
 	pattern_list_free(&l);
 }
 
+/* An address longer than ADDRESS_MAX is matched whole: its domain part
+ * and the regexes (anchored at both ends) still apply (a forbidden
+ * sender must not get past a "bulk-" regex or its domain by a long
+ * local part), and the whole text, not a cut one, is what the regex
+ * sees. */
+static void
+test_long_address_matched_whole(void **state)
+{
+	struct pattern_list l;
+	char query[400];
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(pattern_list_add(&l, "/bulk-.*@.*/", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "spam.example", NULL), 0);
+	assert_int_equal(pattern_list_add(&l, "/.*x@tail[.]example/", NULL), 0);
+	pattern_list_seal(&l);
+	snprintf(query, sizeof(query), "BULK-%0300d@other.example", 7);
+	assert_true(strlen(query) > ADDRESS_MAX);
+	assert_true(pattern_match_address(&l, query));
+	snprintf(query, sizeof(query), "%0300d@Spam.Example", 7);
+	assert_true(pattern_match_address(&l, query));
+	/* the end of the text is past the first 256 bytes: a cut copy would
+	 * miss it */
+	snprintf(query, sizeof(query), "%0300dx@tail.example", 7);
+	assert_true(pattern_match_address(&l, query));
+	snprintf(query, sizeof(query), "%0300d@ham.example", 7);
+	assert_false(pattern_match_address(&l, query));
+	pattern_list_free(&l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_long_address_matched_whole),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_long_query_no_prefix_match),
 		cmocka_unit_test(test_domains),
