@@ -32,6 +32,7 @@
 #define INSTANCE_MAX 64
 
 struct count_slot {
+	uint32_t hash;			/* of instance: most probes end here */
 	char instance[INSTANCE_MAX];	/* "" when free */
 	unsigned long count;
 	unsigned long used;		/* last use, for eviction */
@@ -82,13 +83,14 @@ slot_of(struct max_recipients *m, const char *instance)
 	for (i = 0; i < PROBE_MAX; i++) {
 		struct count_slot *s = &m->slots[(h + i) % COUNT_SLOTS];
 
-		if (strcmp(s->instance, instance) == 0)
+		if (s->hash == h && strcmp(s->instance, instance) == 0)
 			return s;
 		if (victim == NULL || (victim->instance[0] != '\0'
 				       && (s->instance[0] == '\0' || s->used < victim->used)))
 			victim = s;
 	}
 	snprintf(victim->instance, sizeof(victim->instance), "%s", instance);
+	victim->hash = h;
 	victim->count = 0;
 	return victim;
 }
