@@ -7,8 +7,10 @@
  * made two calls. The bundle is one script that holds the scripts of
  * several checks (the fragments, registered in script_bundle.c) as Lua
  * functions and runs the segments of one call in order: the keys and
- * args of each segment are given to its fragment as KEYS and ARGV, so a
- * fragment's text is the check's own script, unchanged. A fragment may
+ * args of each segment are given to its fragment as offsets into KEYS
+ * and ARGV, so a fragment's text is the check's own script (less its
+ * first line, which sets those offsets for the script run alone;
+ * script_bundle.c). A segment's error is its own (pcall). A fragment may
  * return a second value, true, to stop the bundle there (a rate limit
  * refused: greylisting must not run for a refused request); run alone
  * by EVALSHA, Redis ignores that second value.
