@@ -412,6 +412,11 @@ to_a_label(char *domain, size_t dsize, const char **why)
 		return -1;
 	}
 	n = strlen(ascii);
+	if (n == 0) {	/* all ignorable code points (U+034F): no domain */
+		idn2_free(ascii);
+		*why = "an internationalized domain that maps to nothing";
+		return -1;
+	}
 	if (n >= dsize || n > DKIM_DOMAIN_MAX) {
 		idn2_free(ascii);
 		*why = "domain too long";
