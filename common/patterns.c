@@ -594,8 +594,8 @@ match_lower_address(const struct pattern_list *list, const char *lower, size_t l
  * not enforce by default) equals no item, but its domain part may, and a
  * regex may match it: it is looked at whole, from a copy on the heap.
  * Never cut: the cut text could match a forbid regex the whole does not,
- * or miss one it does (a sender must not slip past /^bulk-/ by being
- * long).
+ * or miss one it does (a sender must not slip past /bulk-.*@.+/ by
+ * being long; regexes are anchored at both ends).
  */
 bool
 pattern_match_address(const struct pattern_list *list, const char *address)
