@@ -12,51 +12,37 @@
 #include "triplet.h"
 
 /*
- * The TAT is kept in ms with three decimals: an interval of 60000/7 ms
- * is no whole number, and rounding it would let through one event too
- * many or too few per window. The comparison allows a microsecond for
- * the floating-point sum of `limit` intervals. The TTL is how far the
- * TAT is ahead of now: never more than the window.
- */
-const char ratelimit_lua[] =
-	"if redis.replicate_commands then redis.replicate_commands() end\n"
-	"local now\n"
-	"if ARGV[4] then now = tonumber(ARGV[4]) else\n"
-	"  local t = redis.call('TIME')\n"
-	"  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])\n"
-	"end\n"
-	"local window, limit = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-	"local interval = window / limit\n"
-	"local tat = tonumber(redis.call('GET', KEYS[1]) or '') or now\n"
-	"if tat < now then tat = now end\n"
-	"local ahead = tat + interval - now\n"
-	"if ahead > window + 0.001 then\n"
-	"  return { 0, math.ceil(ahead - window) }\n"
-	"end\n"
-	"redis.call('SET', KEYS[1], string.format('%.3f', tat + interval), 'PX',\n"
-	"           math.max(1, math.ceil(ahead)))\n"
-	"return { 1, math.floor((window - ahead) / interval + 0.001) }\n";
-
-/*
- * Every rule of one request in one call (see ratelimit.h): the same GCRA
- * step as ratelimit_lua, per key, with one TIME for all of them. Each
- * rule is its own budget: a key over its limit does not stop the others
- * from counting, as with one call per rule. The second value, true when
- * a rule refused, stops a script bundle there (script_bundle.h); alone,
- * Redis ignores it.
+ * Every rule of one request in one call (see ratelimit.h): one TIME for
+ * all of them, then the GCRA step per key. Each rule is its own budget:
+ * a key over its limit does not stop the others from counting. The
+ * second value, true when a rule refused, stops a script bundle there
+ * (script_bundle.h); alone, Redis ignores it.
+ *
+ * The TAT is kept in ms, not rounded: an interval of 60000/7 ms is no
+ * whole number, and rounding it would let through one event too many or
+ * too few per window. The comparison allows a microsecond for the
+ * floating-point sum of `limit` intervals. The TTL is how far the TAT is
+ * ahead of now: never more than the window.
+ *
+ * A subject below its rule's average rate has no key when its next
+ * event comes: the key expired at its TAT. That is the common case (a
+ * limit is set above normal traffic, and most subjects are seen once),
+ * so the first command is SET ... NX, the state a missing key leads to
+ * (TAT = now + interval), which is one command instead of a GET and a
+ * SET; only a subject with a key pays the GET and the SET after it.
  *
  * Written for Redis's Lua, where every library call costs: on the bench
- * machine string.match and string.format took 2 us each and a GET 1.5
- * (redis-benchmark, EVALSHA of one statement), the whole script 30 us
- * for two rules. So the window and limit come as two numbers (no
- * match), the TAT goes to SET as a number (Redis 7.0 writes it with
- * "%.17g", which reads back as the same double: no rounding),
- * and there is no redis.replicate_commands() (Redis 5 and later
- * replicate a script's effects by default). The first line is the
- * script run alone (no offsets, no TIME given, every key its own); as a
- * bundle's segment the rest is a function of those four names, called
- * with its offsets in KEYS and ARGV, the bundle's TIME and its key count
- * (script_bundle.c). No `...`: Redis 6 runs a script without varargs.
+ * machine string.match and string.format took 2 us each, each
+ * redis.call about 2 us on top of its command. So the window and limit
+ * come as two numbers (no match), the TAT goes to SET as a number
+ * (Redis 7.0 writes it with "%.17g", which reads back as the same
+ * double: no rounding), and there is no redis.replicate_commands()
+ * (Redis 5 and later replicate a script's effects by default). The
+ * first line is the script run alone (no offsets, no TIME given, every
+ * key its own); as a bundle's segment the rest is a function of those
+ * four names, called with its offsets in KEYS and ARGV, the bundle's
+ * TIME and its key count (script_bundle.c). No `...`: Redis 6 runs a
+ * script without varargs.
  */
 const char ratelimit_multi_lua[] =
 	"local k, a, clock, nk = 0, 0, nil, #KEYS\n"
@@ -70,15 +56,20 @@ const char ratelimit_multi_lua[] =
 	"  local window, limit = tonumber(ARGV[a + 1 + 2 * i]), tonumber(ARGV[a + 2 + 2 * i])\n"
 	"  local interval = window / limit\n"
 	"  local key = KEYS[k + i]\n"
-	"  local tat = tonumber(redis.call('GET', key) or '') or now\n"
-	"  if tat < now then tat = now end\n"
-	"  local ahead = tat + interval - now\n"
+	"  local ahead = interval\n"
+	"  if not redis.call('SET', key, now + interval, 'PX', math.max(1, math.ceil(interval)), 'NX') then\n"
+	"    local tat = tonumber(redis.call('GET', key) or '') or now\n"
+	"    if tat < now then tat = now end\n"
+	"    ahead = tat + interval - now\n"
+	"    if ahead <= window + 0.001 then\n"
+	"      redis.call('SET', key, tat + interval, 'PX', math.max(1, math.ceil(ahead)))\n"
+	"    end\n"
+	"  end\n"
 	"  if ahead > window + 0.001 then\n"
 	"    out[2 * i - 1] = 0\n"
 	"    out[2 * i] = math.ceil(ahead - window)\n"
 	"    over = true\n"
 	"  else\n"
-	"    redis.call('SET', key, tat + interval, 'PX', math.max(1, math.ceil(ahead)))\n"
 	"    out[2 * i - 1] = 1\n"
 	"    out[2 * i] = math.floor((window - ahead) / interval + 0.001)\n"
 	"  end\n"
@@ -215,17 +206,6 @@ ratelimit_key(const char *prefix, const struct ratelimit_rule *rule, const char 
 	n = snprintf(out + o, size - o, "}:%s:%s:%d/%ld", dirs[rule->direction],
 		     counts[rule->count], rule->limit, rule->window);
 	return n < 0 || (size_t)n >= size - o ? -1 : 0;
-}
-
-int
-ratelimit_reply(const redisReply *r, long long *value)
-{
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-	    || r->element[0]->type != REDIS_REPLY_INTEGER
-	    || r->element[1]->type != REDIS_REPLY_INTEGER)
-		return -1;
-	*value = r->element[1]->integer;
-	return r->element[0]->integer ? 1 : 0;
 }
 
 int

@@ -16,23 +16,22 @@
  * us does not lengthen its own wait beyond the window).
  *
  * Interface:
- *   ratelimit_lua       the script: KEYS[1] the rule's key; ARGV clock
- *                       offset in ms (policyd.test_clock), window in ms,
- *                       limit, and optionally "now" in ms (tests only:
- *                       without it the time is Redis's TIME, so MX hosts
- *                       whose clocks disagree share one count). Returns
- *                       { 1, events left } or { 0, ms until the next }.
- *   ratelimit_multi_lua every rule a request feeds in one call: KEYS the
- *                       rules' keys; ARGV[1] the clock offset in ms,
- *                       ARGV[2] "now" in ms or "" (tests only, as above),
+ *   ratelimit_multi_lua the script, every rule a request feeds in one
+ *                       call: KEYS the rules' keys; ARGV[1] the clock
+ *                       offset in ms (policyd.test_clock), ARGV[2] "now"
+ *                       in ms or "" (tests only: with "" the time is
+ *                       Redis's TIME, so MX hosts whose clocks disagree
+ *                       share one count),
  *                       ARGV[1 + 2i] and ARGV[2 + 2i] the window in ms and
  *                       the limit of KEYS[i]. Returns
- *                       { allowed, value } per key, flat, in key order.
+ *                       { allowed, value } per key, flat, in key order:
+ *                       { 1, events left } or { 0, ms until the next }.
  *                       The keys are of different hash slots: fine on one
  *                       Redis or a Sentinel-managed primary (what sluice
  *                       talks to), refused by Redis Cluster (README).
  *   ratelimit_multi_reply() reads the i-th (from 0) rule's answer of
- *                       that reply, as ratelimit_reply() does.
+ *                       that reply: 1 allowed, 0 over (with *value the ms
+ *                       to wait), -1 not such a reply.
  *   ratelimit_stage()   the count a protocol_state feeds: RL_CONNECTIONS
  *                       at CONNECT, RL_RECIPIENTS at RCPT, RL_MESSAGES at
  *                       END-OF-MESSAGE; -1 at any other stage.
@@ -48,8 +47,6 @@
  *                       bytes outside printable ASCII as %XX) so that the
  *                       hash tag is the whole subject and one key is one
  *                       subject; -1 when it does not fit.
- *   ratelimit_reply()   reads one script reply: 1 allowed, 0 over (with
- *                       *value the ms to wait), -1 not a script reply.
  *
  * Contract: pure functions; nothing allocates. Buffers of RATELIMIT_KEY_MAX
  * always hold a key of a subject that ratelimit_subject() produced.
@@ -70,7 +67,6 @@
 /* prefix "rl:{" subject-escaped "}:out:rcpt:" limit "/" window NUL */
 #define RATELIMIT_KEY_MAX (64 + 4 + 3 * RATELIMIT_SUBJECT_MAX + 12 + 24 + 1)
 
-extern const char ratelimit_lua[];
 extern const char ratelimit_multi_lua[];
 
 int ratelimit_stage(const char *protocol_state);
@@ -79,7 +75,6 @@ int ratelimit_subject(const struct ratelimit_rule *rule, const struct policy_req
 		      char *out, size_t size);
 int ratelimit_key(const char *prefix, const struct ratelimit_rule *rule,
 		  const char *subject, char *out, size_t size);
-int ratelimit_reply(const redisReply *r, long long *value);
 int ratelimit_multi_reply(const redisReply *r, size_t i, long long *value);
 
 #endif

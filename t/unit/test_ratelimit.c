@@ -461,15 +461,15 @@ test_max_recipients_table(void **state)
 
 /* redis_setup, redis_teardown, client(): redis_fixture.h */
 
-/* One event at now_ms for a rule of limit per window_ms: 1 allowed, 0 not;
- * *value as the script says. */
+/* One event at now_ms for a rule of limit per window_ms, through the
+ * script with one key: 1 allowed, 0 not; *value as the script says. */
 static int
 event(struct redis_client *rc, const char *key, long window_ms, int limit, long long now_ms,
       long long *value)
 {
-	static struct redis_script script = { ratelimit_lua, "" };
+	static struct redis_script script = { ratelimit_multi_lua, "" };
 	char w[24], l[24], n[40];
-	const char *keys[1] = { key }, *args[4] = { "0", w, l, n };
+	const char *keys[1] = { key }, *args[4] = { "0", n, w, l };
 	redisReply *r;
 	int answer;
 
@@ -478,7 +478,7 @@ event(struct redis_client *rc, const char *key, long window_ms, int limit, long 
 	snprintf(n, sizeof(n), "%lld", now_ms);
 	r = redis_eval(rc, &script, 1, keys, 4, args);
 	assert_non_null(r);
-	answer = ratelimit_reply(r, value);
+	answer = ratelimit_multi_reply(r, 0, value);
 	if (answer < 0)
 		fail_msg("script reply: %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
 	freeReplyObject(r);
@@ -507,6 +507,16 @@ test_gcra_edges(void **state)
 	int i;
 
 	(void)state;
+	/* a subject without a key (SET NX, one command): the TAT one
+	 * interval ahead, the key living that long */
+	assert_int_equal(event(rc, "k0", 60000, 5, t0, &v), 1);
+	assert_int_equal(v, 4);
+	before = redis_command(rc, "GET k0");
+	assert_int_equal(before->type, REDIS_REPLY_STRING);
+	assert_int_equal(strtoll(before->str, NULL, 10), t0 + 12000);
+	freeReplyObject(before);
+	v = pttl(rc, "k0");
+	assert_true(v > 11000 && v <= 12000);
 	/* 5 per 60 s: a burst of 5, then one every 12 s */
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(event(rc, "k1", 60000, 5, t0, &v), 1);
@@ -562,18 +572,18 @@ test_gcra_edges(void **state)
 static void
 test_redis_time_and_expiry(void **state)
 {
-	static struct redis_script script = { ratelimit_lua, "" };
+	static struct redis_script script = { ratelimit_multi_lua, "" };
 	struct redis_client *rc = client();
-	const char *keys[1] = { "live" }, *args[3] = { "0", "1000", "2" };
+	const char *keys[1] = { "live" }, *args[4] = { "0", "", "1000", "2" };
 	long long v;
 	redisReply *r;
 	int i;
 
 	(void)state;
 	for (i = 0; i < 3; i++) {
-		r = redis_eval(rc, &script, 1, keys, 3, args);
+		r = redis_eval(rc, &script, 1, keys, 4, args);
 		assert_non_null(r);
-		assert_int_equal(ratelimit_reply(r, &v), i < 2 ? 1 : 0);
+		assert_int_equal(ratelimit_multi_reply(r, 0, &v), i < 2 ? 1 : 0);
 		freeReplyObject(r);
 	}
 	v = pttl(rc, "live");
@@ -586,7 +596,7 @@ test_redis_time_and_expiry(void **state)
 }
 
 /* All rules of a request in one call (ratelimit_multi_lua): each key
- * answers as the one-rule script would on its own, a key over its limit
+ * answers as a call of its own would, a key over its limit
  * does not keep the others from counting, and every key gets its TTL. */
 static void
 test_multi_rules(void **state)
@@ -616,8 +626,8 @@ test_multi_rules(void **state)
 		assert_int_equal(ratelimit_multi_reply(r, 2, &v), -1);	/* no 3rd key */
 		freeReplyObject(r);
 	}
-	/* the same state as the one-rule script leaves: it answers the 4th
-	 * event of B as the multi script would have */
+	/* the same state as calls of one key leave: one answers the 4th
+	 * event of B as the two-key call would have */
 	assert_int_equal(event(rc, "mB", 60000, 5, t0, &single), 1);
 	assert_int_equal(single, 1);
 	v = pttl(rc, "mA");
