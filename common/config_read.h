@@ -76,6 +76,10 @@ int config_recipients_defaults(struct recipients_conf *r);
 int cfg_read_recipients(struct cfg_reader *rd, const config_setting_t *policyd,
 			struct recipients_conf *r);
 
+/* The milter and dkim groups, in config_milter.c. */
+int cfg_read_milter(struct cfg_reader *rd, const config_setting_t *root, struct milter_conf *m);
+int cfg_read_dkim(struct cfg_reader *rd, const config_setting_t *root, struct dkim_conf *d);
+
 /* The policyd group, in config_policyd.c. */
 /* config_access.c: relay, relay_exact_domain, require_reverse_dns,
  * reverse_dns_code, enforce_sender_login of the policyd group. */
