@@ -8,76 +8,49 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "access.h"
 #include "check.h"
 #include "lists.h"
+#include "redis_fixture.h"
 
 extern const struct policy_check check_permit_forbid, check_relay, check_reverse_dns,
 	check_sender_login;
 
-static char dir[] = "/tmp/sluice-access.XXXXXX";
-static char sock[96];
-static pid_t server;
-static struct redis_client *client;
+static struct redis_client *rc;
 static struct lists *snap;
 
 static void
 redis(const char *fmt, const char *a, const char *b)
 {
-	redisReply *r = redis_command(client, fmt, a, b);
+	redisReply *r = redis_command(rc, fmt, a, b);
 
 	assert_non_null(r);
 	freeReplyObject(r);
 }
 
+/* The group's setup and teardown: redis_fixture.h's, and one client. */
 static int
 start_redis(void **state)
 {
-	struct redis_settings rs;
-	struct stat st;
-	int i;
-
-	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (redis_setup(state) < 0)
 		return -1;
-	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-	if ((server = fork()) == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
-		       "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 100 && stat(sock, &st) != 0; i++)
-		usleep(20000);
-	memset(&rs, 0, sizeof(rs));
-	snprintf(rs.socket, sizeof(rs.socket), "%s", sock);
-	rs.timeout_ms = 5000;	/* a loaded machine: never a test failure */
-	client = redis_client_new(&rs);
-	return client ? 0 : -1;
+	rc = client();
+	return rc ? 0 : -1;
 }
 
 static int
 stop_redis(void **state)
 {
-	char path[160];
-
-	(void)state;
 	lists_release(snap);
-	redis_client_free(client);
-	kill(server, SIGTERM);
-	waitpid(server, NULL, 0);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	return system(path) == 0 ? 0 : -1;
+	redis_client_free(rc);
+	return redis_teardown(state);
 }
 
 static void
@@ -85,7 +58,7 @@ reread(void)
 {
 	char err[256];
 	int skipped;
-	struct lists *next = lists_refresh(snap, client, &skipped, err, sizeof(err));
+	struct lists *next = lists_refresh(snap, rc, &skipped, err, sizeof(err));
 
 	assert_non_null(next);
 	assert_int_equal(skipped, 0);
@@ -245,7 +218,7 @@ load(const char *policyd)
 	struct sluice_config *cfg;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/sluice.conf", dir);
+	snprintf(path, sizeof(path), "%s/sluice.conf", redis_dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fprintf(f, "domains = { local = [ \"example.test\", \"example.org\" ];"

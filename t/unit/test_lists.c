@@ -1,73 +1,47 @@
 /* test_lists.c - the Redis list cache, against a real redis-server that
- * this test starts on a unix socket of its own and stops at the end. */
+ * this test starts on a unix socket of its own and stops at the end
+ * (redis_fixture.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "list_cache.h"
 #include "lists.h"
+#include "redis_fixture.h"
 
-static char dir[] = "/tmp/sluice-lists.XXXXXX";
-static char sock[96];
-static pid_t server;
-static struct redis_client *client;
+static struct redis_client *rc;
 
+/* The group's setup and teardown: redis_fixture.h's, and one client. */
 static int
 start_redis(void **state)
 {
-	struct redis_settings rs;
-	struct stat st;
-	int i;
-
-	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (redis_setup(state) < 0)
 		return -1;
-	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-	if ((server = fork()) == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
-		       "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 100 && stat(sock, &st) != 0; i++)
-		usleep(20000);
-	memset(&rs, 0, sizeof(rs));
-	snprintf(rs.socket, sizeof(rs.socket), "%s", sock);
-	rs.timeout_ms = 5000;	/* a loaded machine: never a test failure */
-	client = redis_client_new(&rs);
-	return client ? 0 : -1;
+	rc = client();
+	return rc ? 0 : -1;
 }
 
 static int
 stop_redis(void **state)
 {
-	char path[160];
-
-	(void)state;
-	redis_client_free(client);
-	kill(server, SIGTERM);
-	waitpid(server, NULL, 0);
-	snprintf(path, sizeof(path), "rm -rf %s", dir);
-	return system(path) == 0 ? 0 : -1;
+	redis_client_free(rc);
+	return redis_teardown(state);
 }
 
 static void
 redis(const char *fmt, const char *a, const char *b)
 {
-	redisReply *r = redis_command(client, fmt, a, b);
+	redisReply *r = redis_command(rc, fmt, a, b);
 
 	assert_non_null(r);
 	freeReplyObject(r);
@@ -98,13 +72,13 @@ test_refresh_and_match(void **state)
 	(void)state;
 	assert_non_null(l);
 	/* empty Redis: empty lists, no error */
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	assert_int_equal(pattern_list_size(lists_get(l, LIST_PERMIT_IP)), 0);
 	redis("SADD %s %s", "t1:permit:ip", "192.0.2.0/24");
 	redis("SADD %s %s", "t1:forbid:mailbox", "/.*@ttt-point\\.de/");
 	redis("SADD %s %s", "t1:permit:domain", "Example.ORG");
 	redis("SADD %s %s", "t1:greylist:allow:recipient", "abuse@example.test");
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	assert_int_equal(net_addr_parse("192.0.2.77", &a), 0);
 	assert_true(pattern_match_ip(lists_get(l, LIST_PERMIT_IP), &a));
 	assert_false(pattern_match_ip(lists_get(l, LIST_FORBID_IP), &a));
@@ -113,7 +87,7 @@ test_refresh_and_match(void **state)
 	assert_true(pattern_match_address(lists_get(l, LIST_GREYLIST_RECIPIENT), "abuse@example.test"));
 	/* a removal is seen at the next refresh */
 	redis("SREM %s %s", "t1:permit:ip", "192.0.2.0/24");
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	assert_false(pattern_match_ip(lists_get(l, LIST_PERMIT_IP), &a));
 	lists_release(l);
 }
@@ -127,17 +101,17 @@ test_bad_members_and_types(void **state)
 
 	(void)state;
 	redis("SADD %s %s", "t2:permit:ip", "198.51.100.1");
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	/* one invalid member among valid ones: skipped and counted */
 	redis("SADD %s %s", "t2:permit:ip", "10.0.0.0/99");
 	redis("SADD %s %s", "t2:forbid:mailbox", "/a(/");
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 2);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 2);
 	assert_int_equal(net_addr_parse("198.51.100.1", &a), 0);
 	assert_true(pattern_match_ip(lists_get(l, LIST_PERMIT_IP), &a));
 	/* a key of the wrong type keeps its last good contents */
 	redis("DEL %s%s", "t2:permit:", "ip");
 	redis("SET %s %s", "t2:permit:ip", "oops");
-	assert_true(refresh(&l, client, err, sizeof(err)) >= 1);
+	assert_true(refresh(&l, rc, err, sizeof(err)) >= 1);
 	assert_non_null(strstr(err, "t2:permit:ip"));
 	assert_true(pattern_match_ip(lists_get(l, LIST_PERMIT_IP), &a));
 	lists_release(l);
@@ -153,10 +127,10 @@ test_redis_down_keeps_lists(void **state)
 
 	(void)state;
 	memset(&rs, 0, sizeof(rs));
-	snprintf(rs.socket, sizeof(rs.socket), "%s/nothing.sock", dir);
+	snprintf(rs.socket, sizeof(rs.socket), "%s/nothing.sock", redis_dir);
 	rs.timeout_ms = 100;
 	dead = redis_client_new(&rs);
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	assert_true(pattern_match_address(lists_get(l, LIST_FORBID_MAILBOX), "a@ttt-point.de"));
 	assert_int_equal(refresh(&l, dead, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "nothing.sock"));
@@ -189,7 +163,7 @@ test_regex_members(void **state)
 	redis("SADD %s %s", "t3:permit:mailbox", "/alice@example\\.com|bob@example\\.com/");
 	regex_of_length(re, 256);
 	redis("SADD %s %s", "t3:greylist:allow:sender", re);
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	assert_true(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX), "bob@example.com"));
 	assert_false(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX),
 					   "alice@example.com.evil.test"));
@@ -199,19 +173,19 @@ test_regex_members(void **state)
 
 	regex_of_length(re, 257);
 	redis("SADD %s %s", "t3:greylist:allow:recipient", re);
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 1);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 1);
 	assert_non_null(strstr(err, "t3:greylist:allow:recipient"));
 	assert_non_null(strstr(err, "longer than 256 bytes"));
 	redis("DEL %s%s", "t3:greylist:allow:", "recipient");
 
 	redis("SADD %s %s", "t3:forbid:mailbox", "/((.{0,40}){0,40}){0,40}/");
 	redis("SADD %s %s", "t3:forbid:mailbox", "/.*@ttt-point\\.de/");
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 1);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 1);
 	assert_non_null(strstr(err, "t3:forbid:mailbox: '/((.{0,40}){0,40}){0,40}/'"));
 	assert_non_null(strstr(err, "too large"));
 	assert_true(pattern_match_address(lists_get(l, LIST_FORBID_MAILBOX), "x@ttt-point.de"));
 	/* the next refresh keeps the compiled regexes and still skips the bad one */
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 1);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 1);
 	assert_true(pattern_match_address(lists_get(l, LIST_FORBID_MAILBOX), "x@ttt-point.de"));
 	assert_true(pattern_match_address(lists_get(l, LIST_PERMIT_MAILBOX), "alice@example.com"));
 	lists_release(l);
@@ -230,9 +204,9 @@ test_reload_shares_parts(void **state)
 	(void)state;
 	redis("SADD %s %s", "t4:permit:ip", "203.0.113.0/24");
 	redis("SADD %s %s", "t4:permit:domain", "one.example");
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	redis("SADD %s %s", "t4:permit:domain", "two.example");
-	next = lists_reload(l, client, keys, 1, &skipped, err, sizeof(err));
+	next = lists_reload(l, rc, keys, 1, &skipped, err, sizeof(err));
 	assert_non_null(next);
 	assert_ptr_equal(lists_get(next, LIST_PERMIT_IP), lists_get(l, LIST_PERMIT_IP));
 	assert_true(pattern_match_domain(lists_get(next, LIST_PERMIT_DOMAIN), "two.example", false));
@@ -268,7 +242,7 @@ test_maps_and_aliases(void **state)
 		snprintf(key, sizeof(key), "t6:alias:u%d@example.com", i);
 		redis("SADD %s %s", key, "target@example.net");
 	}
-	assert_int_equal(refresh(&l, client, err, sizeof(err)), 0);
+	assert_int_equal(refresh(&l, rc, err, sizeof(err)), 0);
 	assert_string_equal(lists_map_get(l, MAP_DOMAINMAP, "OLD.example"), "new.example");
 	assert_string_equal(lists_map_get(l, MAP_CATCHALL, "shop.example"), "orders@shop.example");
 	assert_null(lists_map_get(l, MAP_COPY_DOMAIN, "shop.example"));
@@ -285,7 +259,7 @@ test_maps_and_aliases(void **state)
 	assert_int_equal(lists_key_kind(l, "t6:catchall"), LISTS_KEY_MAP);
 
 	redis("SREM %s %s", "t6:alias:info@example.com", "anna@example.com");
-	next = lists_reload(l, client, keys, 1, &skipped, err, sizeof(err));
+	next = lists_reload(l, rc, keys, 1, &skipped, err, sizeof(err));
 	assert_non_null(next);
 	v = lists_alias(next, "info@example.com", &count);
 	assert_int_equal(count, 1);
@@ -294,7 +268,7 @@ test_maps_and_aliases(void **state)
 	assert_ptr_equal(lists_get(next, LIST_PERMIT_IP), lists_get(l, LIST_PERMIT_IP));
 	redis("DEL %s%s", "t6:alias:", "info@example.com");
 	lists_release(l);
-	l = lists_reload(next, client, keys, 1, &skipped, err, sizeof(err));
+	l = lists_reload(next, rc, keys, 1, &skipped, err, sizeof(err));
 	assert_non_null(l);
 	assert_null(lists_alias(l, "info@example.com", &count));
 	assert_int_equal(lists_entries(l), 2 + 1 + 2500);
@@ -312,7 +286,7 @@ start_cache(void)
 	struct list_cache *cache;
 
 	memset(&cache_cfg, 0, sizeof(cache_cfg));
-	snprintf(cache_cfg.redis.socket, sizeof(cache_cfg.redis.socket), "%s", sock);
+	snprintf(cache_cfg.redis.socket, sizeof(cache_cfg.redis.socket), "%s", redis_sock);
 	cache_cfg.redis.timeout_ms = 500;
 	cache_cfg.redis_prefix = cache_prefix;
 	cache_cfg.lists.bulk_timeout_ms = 2000;
