@@ -507,8 +507,8 @@ test_gcra_edges(void **state)
 	int i;
 
 	(void)state;
-	/* a subject without a key (SET NX, one command): the TAT one
-	 * interval ahead, the key living that long */
+	/* a subject without a key: the TAT one interval ahead, the key
+	 * living that long */
 	assert_int_equal(event(rc, "k0", 60000, 5, t0, &v), 1);
 	assert_int_equal(v, 4);
 	before = redis_command(rc, "GET k0");
