@@ -5,11 +5,9 @@
  * passes read commands to Redis and records the others; the check's
  * script text follows as the body of a local function, so its
  * `redis.call(...)` is the wrapper's (each script's first line sets
- * what it has when it runs alone, as here: script_bundle.c). A SET
- * with NX or XX answers as Redis would (nil when the key's existence,
- * in Redis or in what the script wrote before, refuses it) and is only
- * recorded when it would write. Numbers written are shown as Redis
- * would store them (%.17g, not Lua's %.14g). EVAL_RO (Redis 7) runs it: Redis
+ * what it has when it runs alone, as here: script_bundle.c). Numbers
+ * written are shown as Redis would store them
+ * (%.17g, not Lua's %.14g). EVAL_RO (Redis 7) runs it: Redis
  * refuses writes from it, a second lock behind the wrapper's.
  */
 #include <stdio.h>
@@ -28,19 +26,7 @@ static const char prelude[] =
 	"  if v == math.floor(v) then return string.format('%d', v) end\n"
 	"  return string.format('%.17g', v)\n"
 	"end\n"
-	"local function exists(k)\n"
-	"  return shadow[k] ~= nil or real.call('EXISTS', k) == 1\n"
-	"end\n"
-	"local function set_refused(a)\n"
-	"  for i = 3, #a do\n"
-	"    local o = string.upper(text(a[i]))\n"
-	"    if o == 'NX' and exists(a[1]) then return true end\n"
-	"    if o == 'XX' and not exists(a[1]) then return true end\n"
-	"  end\n"
-	"  return false\n"
-	"end\n"
 	"local function record(c, a)\n"
-	"  if c == 'SET' and set_refused(a) then return false end\n"
 	"  local t = { c }\n"
 	"  for i = 1, #a do t[#t + 1] = text(a[i]) end\n"
 	"  writes[#writes + 1] = table.concat(t, ' ')\n"
