@@ -50,21 +50,10 @@ DELAY=120
 LOAD=$BUILD/bench/policy-load
 POLICYD=$BUILD/sluice-policyd
 
-die() {
-	echo "bench: $*" >&2
-	exit 2
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-num_ok() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
-int_ok() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
-
-int_ok "$ROUNDS" 1 50 || die "ROUNDS must be 1..50"
-int_ok "$CONNS" 1 1024 || die "CONNS must be 1..1024"
-int_ok "$POOL" 1 50000000 || die "POOL must be 1..50000000"
-num_ok "$DURATION" && awk -v d="$DURATION" 'BEGIN { exit !(d >= 0.1 && d <= 600) }' ||
-	die "DURATION must be 0.1..600 seconds"
-num_ok "$WARMUP" && awk -v d="$WARMUP" 'BEGIN { exit !(d <= 60) }' ||
-	die "WARMUP must be 0..60 seconds"
+bench_load_args
 case $POSTGREY_DB in tmpfs | disk) ;; *) die "POSTGREY_DB is tmpfs or disk" ;; esac
 case $POSTGREY_WHITELISTS in none | debian) ;; *) die "POSTGREY_WHITELISTS is none or debian" ;; esac
 
@@ -79,42 +68,8 @@ getent passwd postgrey >/dev/null || die "user postgrey missing (apt-get install
 
 # ------------------------------------------------------------- cleanup ----
 
-STATE=
-PGDB_PARENT=
-NS=
-declare -A PIDS=()
-
-stop_pid() {
-	local pid=$1 n=0
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-		sleep 0.1
-	fi
-	wait "$pid" 2>/dev/null
-}
-
 cleanup() {
-	local n
-	trap - EXIT INT TERM
-	for n in loadgen postgrey policyd redis; do
-		[ -n "${PIDS[$n]:-}" ] && stop_pid "${PIDS[$n]}"
-	done
-	if [ -n "$NS" ]; then
-		ip netns del "$NS" 2>/dev/null
-		rm -rf "/etc/netns/$NS"
-	fi
-	if [ "$KEEP" = 1 ] && [ -n "$STATE" ]; then
-		echo "bench: kept $STATE${PGDB_PARENT:+ and $PGDB_PARENT}" >&2
-	else
-		[ -n "$STATE" ] && rm -rf "$STATE"
-		[ -n "$PGDB_PARENT" ] && rm -rf "$PGDB_PARENT"
-	fi
+	bench_cleanup loadgen postgrey policyd redis
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -122,80 +77,28 @@ trap 'exit 143' TERM
 
 # --------------------------------------------------------------- setup ----
 
-fstype() { stat -f -c %T "$1" 2>/dev/null; }
-
-# State in RAM when possible (/run, else /dev/shm): logs of a busy run are
-# large and neither daemon should wait for the disk because of its log.
-parent=/run
-[ "$(fstype /run)" = tmpfs ] || { [ "$(fstype /dev/shm)" = tmpfs ] && parent=/dev/shm; }
-umask 022
-STATE=$(mktemp -d "$parent/sluice-bench.XXXXXX") || die "mktemp in $parent failed"
-chmod 0755 "$STATE"
-mkdir -m 0755 "$STATE/redis" "$STATE/out"
+# State in RAM when possible (lib.sh): neither daemon should wait for
+# the disk because of its log.
+bench_state sluice-bench
 
 if [ "$POSTGREY_DB" = disk ]; then
 	PGDB_PARENT=$(mktemp -d /var/tmp/sluice-bench-pg.XXXXXX) || die "mktemp in /var/tmp failed"
+	KEEP_DIRS+=("$PGDB_PARENT")
 	chmod 0755 "$PGDB_PARENT"
 	PGDB=$PGDB_PARENT/db
-	[ "$(fstype /var/tmp)" = tmpfs ] && echo "bench: note: /var/tmp is tmpfs here: POSTGREY_DB=disk is not on disk" >&2
+	[ "$(bench_fstype /var/tmp)" = tmpfs ] && echo "bench: note: /var/tmp is tmpfs here: POSTGREY_DB=disk is not on disk" >&2
 else
 	PGDB=$STATE/postgrey-db
-	[ "$(fstype "$STATE")" = tmpfs ] || echo "bench: note: no tmpfs found: postgrey's DB is on disk" >&2
+	[ "$(bench_fstype "$STATE")" = tmpfs ] || echo "bench: note: no tmpfs found: postgrey's DB is on disk" >&2
 fi
 mkdir -m 0755 "$PGDB" && chown postgrey:postgrey "$PGDB" || die "cannot make $PGDB"
 
 # A network namespace with only loopback: nothing here can reach another
 # host, even by accident (a DNS lookup goes to 127.0.0.1, where nothing listens).
-IN_NS=()
-NS=sluice-bench-$$
-if ip netns add "$NS" 2>/dev/null; then
-	ip -n "$NS" link set lo up || die "ip -n $NS link set lo up failed"
-	mkdir -p "/etc/netns/$NS"
-	echo "nameserver 127.0.0.1" >"/etc/netns/$NS/resolv.conf"
-	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"/etc/netns/$NS/hosts"
-	IN_NS=(ip netns exec "$NS")
-else
-	NS=
-	echo "bench: note: no network namespace (ip netns add failed); every socket is a unix socket anyway" >&2
-fi
-
-# spawn NAME LOG CMD...: CMD in the namespace, in the background, its PID
-# recorded (ip netns exec execs the command: $! is the daemon itself).
-spawn() {
-	local name=$1 log=$2
-	shift 2
-	(exec "${IN_NS[@]}" "$@" </dev/null >>"$log" 2>&1) &
-	PIDS[$name]=$!
-}
-
-alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
-
-# wait_ready NAME SECONDS CMD...: poll CMD while NAME is alive.
-wait_ready() {
-	local name=$1 n=$(($2 * 10))
-	shift 2
-	while [ $n -gt 0 ]; do
-		alive "$name" || return 1
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
-fail_start() {
-	echo "bench: $1 did not start; its log ($2):" >&2
-	tail -n 20 "$2" >&2
-	exit 2
-}
+bench_netns sluice-bench
 
 # Redis: unix socket only, no persistence.
-REDIS_SOCK=$STATE/redis.sock
-spawn redis "$STATE/redis.log" redis-server --port 0 --unixsocket "$REDIS_SOCK" \
-	--unixsocketperm 777 --save "" --appendonly no --dir "$STATE/redis" \
-	--daemonize no --protected-mode no --loglevel warning
-redis_ping() { [ "$(redis-cli -s "$REDIS_SOCK" ping 2>/dev/null)" = PONG ]; }
-wait_ready redis 10 redis_ping || fail_start redis-server "$STATE/redis.log"
+bench_redis
 
 # sluice-policyd. SPF is off: postgrey has none, and a benchmark must not
 # depend on DNS. Settings this build does not know are left out (the
@@ -260,7 +163,7 @@ echo "sluice-policyd: $("$POLICYD" -V 2>&1 | head -n 1) ($POLICYD), workers: con
 echo "  greylist: delay $DELAY s, allow_networks empty, ${SPF_LINES:-no SPF settings in this build}"
 echo "  greylisting active: $GREYLISTING (greylist= fields in its log)"
 echo "postgrey: $(postgrey --version 2>&1 | head -n 1), ${PG_ARGS[*]//$STATE/STATE}"
-echo "  DB: $POSTGREY_DB ($(fstype "$PGDB")), whitelists: $POSTGREY_WHITELISTS"
+echo "  DB: $POSTGREY_DB ($(bench_fstype "$PGDB")), whitelists: $POSTGREY_WHITELISTS"
 echo "load: $CONNS connections on unix sockets, ${DURATION} s per run after ${WARMUP} s warm-up," \
 	"pool $POOL triplets, $ROUNDS rounds (round r: seed r for both)"
 echo

@@ -74,27 +74,16 @@ LOAD=$BUILD/bench/policy-load
 PROBE=$BUILD/bench/policy-probe
 POLICYD=$BUILD/sluice-policyd
 
-die() {
-	echo "bench: $*" >&2
-	exit 2
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-num_ok() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
-int_ok() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
-
-int_ok "$ROUNDS" 1 50 || die "ROUNDS must be 1..50"
-int_ok "$CONNS" 1 1024 || die "CONNS must be 1..1024"
-int_ok "$POOL" 1 50000000 || die "POOL must be 1..50000000"
+bench_load_args
 int_ok "$IDLE" 1 600 || die "IDLE must be 1..600 seconds"
 int_ok "$TRIES" 1 100 || die "TRIES must be 1..100"
 int_ok "$LOAD_WAIT" 1 600 || die "LOAD_WAIT must be 1..600 seconds"
 int_ok "$SETTLE" 0 600 || die "SETTLE must be 0..600 seconds"
 int_ok "$BIG" 1000 16000000 || die "BIG must be 1000..16000000"
 int_ok "$SLICE" 1 60 || die "SLICE must be 1..60 seconds"
-num_ok "$DURATION" && awk -v d="$DURATION" 'BEGIN { exit !(d >= 0.1 && d <= 600) }' ||
-	die "DURATION must be 0.1..600 seconds"
-num_ok "$WARMUP" && awk -v d="$WARMUP" 'BEGIN { exit !(d <= 60) }' ||
-	die "WARMUP must be 0..60 seconds"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (daemons bind sockets and change user)"
 [ -x "$POLICYD" ] || die "$POLICYD not found: run make"
@@ -108,40 +97,8 @@ getent passwd sluice >/dev/null || die "user sluice missing (run tools/deps.sh)"
 
 # ------------------------------------------------------------- cleanup ----
 
-STATE=
-NS=
-declare -A PIDS=()
-
-stop_pid() {
-	local pid=$1 n=0
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -KILL "$pid" 2>/dev/null
-		sleep 0.1
-	fi
-	wait "$pid" 2>/dev/null
-}
-
 cleanup() {
-	local n
-	trap - EXIT INT TERM
-	for n in loadgen probe pipe policyd_b policyd redis; do
-		[ -n "${PIDS[$n]:-}" ] && stop_pid "${PIDS[$n]}"
-	done
-	if [ -n "$NS" ]; then
-		ip netns del "$NS" 2>/dev/null
-		rm -rf "/etc/netns/$NS"
-	fi
-	if [ "$KEEP" = 1 ] && [ -n "$STATE" ]; then
-		echo "bench: kept $STATE" >&2
-	else
-		[ -n "$STATE" ] && rm -rf "$STATE"
-	fi
+	bench_cleanup loadgen probe pipe policyd_b policyd redis
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -149,64 +106,13 @@ trap 'exit 143' TERM
 
 # --------------------------------------------------------------- setup ----
 
-fstype() { stat -f -c %T "$1" 2>/dev/null; }
+# State in RAM when possible (lib.sh): every decision is logged, and the
+# lists' RESP files are tens of MB.
+bench_state sluice-lists-bench
 
-# State in RAM when possible: every decision is logged, and the lists'
-# RESP files are tens of MB.
-parent=/run
-[ "$(fstype /run)" = tmpfs ] || { [ "$(fstype /dev/shm)" = tmpfs ] && parent=/dev/shm; }
-umask 022
-STATE=$(mktemp -d "$parent/sluice-lists-bench.XXXXXX") || die "mktemp in $parent failed"
-chmod 0755 "$STATE"
-mkdir -m 0755 "$STATE/redis" "$STATE/out"
+bench_netns sluice-lbench
 
-IN_NS=()
-NS=sluice-lbench-$$
-if ip netns add "$NS" 2>/dev/null; then
-	ip -n "$NS" link set lo up || die "ip -n $NS link set lo up failed"
-	mkdir -p "/etc/netns/$NS"
-	echo "nameserver 127.0.0.1" >"/etc/netns/$NS/resolv.conf"
-	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"/etc/netns/$NS/hosts"
-	IN_NS=(ip netns exec "$NS")
-else
-	NS=
-	echo "bench: note: no network namespace (ip netns add failed); every socket is a unix socket anyway" >&2
-fi
-
-spawn() {
-	local name=$1 log=$2
-	shift 2
-	(exec "${IN_NS[@]}" "$@" </dev/null >>"$log" 2>&1) &
-	PIDS[$name]=$!
-}
-
-alive() { [ -n "${PIDS[$1]:-}" ] && kill -0 "${PIDS[$1]}" 2>/dev/null; }
-
-wait_ready() {
-	local name=$1 n=$(($2 * 10))
-	shift 2
-	while [ $n -gt 0 ]; do
-		alive "$name" || return 1
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
-fail_start() {
-	echo "bench: $1 did not start; its log ($2):" >&2
-	tail -n 20 "$2" >&2
-	exit 2
-}
-
-REDIS_SOCK=$STATE/redis.sock
-spawn redis "$STATE/redis.log" redis-server --port 0 --unixsocket "$REDIS_SOCK" \
-	--unixsocketperm 777 --save "" --appendonly no --dir "$STATE/redis" \
-	--daemonize no --protected-mode no --loglevel warning
-rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
-redis_ping() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
-wait_ready redis 10 redis_ping || fail_start redis-server "$STATE/redis.log"
+bench_redis
 
 has_setting() { grep -aq "$1" "$POLICYD"; }
 SPF_LINES=

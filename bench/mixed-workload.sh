@@ -40,14 +40,10 @@ POLICYD=$BUILD/sluice-policyd
 TARGET_RATIO=0.8
 TARGET_P99_US=2000
 
-die() { echo "bench: $*" >&2; exit 2; }
-int_ok() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
-int_ok "$ROUNDS" 1 50 || die "ROUNDS must be 1..50"
-int_ok "$CONNS" 1 1024 || die "CONNS must be 1..1024"
-int_ok "$POOL" 1 50000000 || die "POOL must be 1..50000000"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_load_args
 int_ok "$BURST" 0 1000000 || die "BURST must be 0..1000000"
-[[ $DURATION =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "DURATION must be seconds"
-[[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "WARMUP must be seconds"
 [ "$(id -u)" -eq 0 ] || die "run as root"
 [ -x "$POLICYD" ] || die "$POLICYD not found: run make"
 [ -x "$LOAD" ] || die "$LOAD not found: run make $BUILD/bench/policy-load"
@@ -56,72 +52,14 @@ for c in redis-server redis-cli ip awk; do
 	command -v "$c" >/dev/null || die "$c not installed (run tools/deps.sh)"
 done
 
-STATE=
-NS=
-declare -A PIDS=()
-stop_pid() {
-	local pid=$1 n=0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-}
-cleanup() {
-	local n
-	trap - EXIT INT TERM
-	for n in loadgen greylist mixed burst redis; do
-		[ -n "${PIDS[$n]:-}" ] && stop_pid "${PIDS[$n]}"
-	done
-	[ -n "$NS" ] && { ip netns del "$NS" 2>/dev/null; rm -rf "/etc/netns/$NS"; }
-	if [ "$KEEP" = 1 ] && [ -n "$STATE" ]; then echo "bench: kept $STATE" >&2
-	else [ -n "$STATE" ] && rm -rf "$STATE"; fi
-}
+cleanup() { bench_cleanup loadgen greylist mixed burst redis; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-parent=/run
-[ "$(stat -f -c %T /run)" = tmpfs ] || parent=/dev/shm
-umask 022
-STATE=$(mktemp -d "$parent/sluice-mixed.XXXXXX") || die "mktemp failed"
-chmod 0755 "$STATE"
-mkdir -m 0755 "$STATE/redis" "$STATE/out"
-IN_NS=()
-NS=sluice-mixed-$$
-if ip netns add "$NS" 2>/dev/null; then
-	ip -n "$NS" link set lo up || die "ip -n $NS link set lo up failed"
-	mkdir -p "/etc/netns/$NS"
-	echo "nameserver 127.0.0.1" >"/etc/netns/$NS/resolv.conf"
-	IN_NS=(ip netns exec "$NS")
-else
-	NS=
-fi
-spawn() {
-	local name=$1 log=$2
-	shift 2
-	(exec "${IN_NS[@]}" "$@" </dev/null >>"$log" 2>&1) &
-	PIDS[$name]=$!
-}
-alive() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
-wait_ready() {
-	local name=$1 n=$(($2 * 10))
-	shift 2
-	while [ $n -gt 0 ]; do
-		alive "$name" || return 1
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
-
-REDIS_SOCK=$STATE/redis.sock
-rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
-spawn redis "$STATE/redis.log" redis-server --port 0 --unixsocket "$REDIS_SOCK" \
-	--unixsocketperm 777 --save "" --appendonly no --dir "$STATE/redis" \
-	--daemonize no --protected-mode no --loglevel warning
-wait_ready redis 10 sh -c "[ \"\$(redis-cli -s $REDIS_SOCK ping)\" = PONG ]" ||
-	die "redis-server did not start"
+bench_state sluice-mixed
+bench_netns sluice-mixed
+bench_redis
 
 # conf NAME PREFIX POLICYD_TEXT: a config for one daemon
 conf() {
