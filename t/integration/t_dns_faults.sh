@@ -8,7 +8,10 @@
 #   stopped  no DNS server at all (the port is closed)
 #   silent   a server that reads queries and answers none
 #   slow     answers 3 s late, past the milter's 2 s budget
-#   late     answers 0.3 s late, within every budget
+#   late     answers 0.15 s late, within every budget (some of a
+#            message's SPF and DMARC lookups come one after another: 0.3 s
+#            each went past the 2 s for 2 of 320 messages under ASan with
+#            a benchmark beside it)
 # Each phase: no 5xx (a DNS failure must never become a DMARC reject or a
 # DNSBL listing), every accepted message delivered (counted from the
 # sink), the same daemon processes, the mail of the silent and slow phases
@@ -119,7 +122,7 @@ phase slow slow_on dns_pass
 n=$(temperror_count slow)
 if [ "$n" -gt 0 ]; then ok "slow: $n of $(delivered_count slow) delivered messages marked temperror (past the 2 s budget)"; else
 	not_ok "slow: answers past the budget give temperror" "delivered $(delivered_count slow)"; fi
-late_on() { set_mode delay 0.3; }
+late_on() { set_mode delay 0.15; }
 phase late late_on dns_pass
 n=$(temperror_count late)
 assert_eq "$n" 0 "late: answers within the budget give no temperror ($(delivered_count late) delivered)"
