@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - what the benchmarks that start their own daemons share
 # (greylist-vs-postgrey.sh, lists-bench.sh, mixed-workload.sh). Sourced,
 # never run, after the caller's settings (KEEP among them).
