@@ -17,6 +17,7 @@
 #include "script_bundle.h"
 
 extern const char greylist_lua[];
+extern const char greylist_peek_lua[];
 extern const char ratelimit_multi_lua[];
 
 static struct redis_script rl_script = { ratelimit_multi_lua, "" };
@@ -187,14 +188,15 @@ test_bundle_in_redis(void **state)
 static void
 test_scripts_without_varargs(void **state)
 {
-	const char *const texts[] = { ratelimit_multi_lua, greylist_lua, NULL };
+	/* every fragment of script_bundle.c, then the bundle (NULL) */
+	const char *const texts[] = { ratelimit_multi_lua, greylist_lua, greylist_peek_lua, NULL };
 	struct redis_client *rc = client();
 	struct script_bundle b;
 	size_t i;
 
 	(void)state;
 	assert_int_equal(script_bundle_open(&b), 0);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		const char *text = texts[i] ? texts[i] : b.source;
 		size_t n = strlen(text) + 64;
 		char *wrapped = malloc(n);
