@@ -181,6 +181,8 @@ man-lint: all
 # (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
 $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+$(BUILD)/bench/policy-floor: $(BUILD)/bench/policy-floor.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 # The cost of one lookup in the list cache, next to a lookup per message
 # in Redis (bench/lists-lookup.c); REDIS_SOCKET names a Redis that holds
@@ -214,7 +216,7 @@ bench-greylist: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
 
 # Greylisting alone vs the mixed workload (bench/mixed.d), and the memory
 # of a burst of distinct rate-limit subjects (bench/README).
-bench-mixed: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+bench-mixed: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-floor
 	@bash bench/mixed-workload.sh $(BUILD)
 
 # Lists at scale: the policy load with the Redis lists empty and with
@@ -233,7 +235,7 @@ bench-lists: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/be
 # tree against commit OLD (default 1fbcdbe, built in build-old/), rounds
 # interleaved in one run (bench/policyd-cpu.sh).
 OLD ?= 1fbcdbe
-bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load
+bench-policyd-cpu: deps $(BUILD)/sluice-policyd $(BUILD)/bench/policy-load $(BUILD)/bench/policy-floor
 	@rm -rf build-old && git worktree prune && git worktree add -f --detach build-old/src $(OLD) >/dev/null
 	@$(MAKE) -s -C build-old/src BUILD=build build/sluice-policyd >/dev/null
 	@bash bench/policyd-cpu.sh build-old/src/build $(BUILD); \

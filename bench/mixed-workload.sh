@@ -21,6 +21,11 @@
 #   feature each; a file this build refuses is left out and named.
 #   BURST [100000] distinct subjects of the memory phase (0: skip it)
 #   KEEP=1 keeps the state directory.
+#   FLOOR [1]: two more servers take part in every round, bench/policy-floor
+#   with the Redis calls of each config (greylisting's two GETs and a SET of
+#   a new key; those and two GCRA steps, a GET and a SET on two more new
+#   keys) and no work of their own: their ratio is what an implementation
+#   of this shape, on this machine and this Redis, can reach at best.
 # Exit: 0 target met, 1 not met, 2 invalid run.
 set -u
 
@@ -37,6 +42,9 @@ BURST=${BURST:-100000}
 KEEP=${KEEP:-0}
 LOAD=$BUILD/bench/policy-load
 POLICYD=$BUILD/sluice-policyd
+FLOOR_BIN=$BUILD/bench/policy-floor
+CONFIGS="greylist mixed"
+[ "${FLOOR:-1}" = 1 ] && CONFIGS="floor-gl floor-mx greylist mixed"
 TARGET_RATIO=0.8
 TARGET_P99_US=2000
 
@@ -47,12 +55,13 @@ int_ok "$BURST" 0 1000000 || die "BURST must be 0..1000000"
 [ "$(id -u)" -eq 0 ] || die "run as root"
 [ -x "$POLICYD" ] || die "$POLICYD not found: run make"
 [ -x "$LOAD" ] || die "$LOAD not found: run make $BUILD/bench/policy-load"
+[ "$CONFIGS" = "greylist mixed" ] || [ -x "$FLOOR_BIN" ] || die "$FLOOR_BIN not found: run make $BUILD/bench/policy-floor"
 [ -d "$SNIPPETS" ] || die "SNIPPETS: $SNIPPETS is not a directory"
 for c in redis-server redis-cli ip awk; do
 	command -v "$c" >/dev/null || die "$c not installed (run tools/deps.sh)"
 done
 
-cleanup() { bench_cleanup loadgen greylist mixed burst redis; }
+cleanup() { bench_cleanup loadgen greylist mixed floor-gl floor-mx burst redis; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -101,6 +110,20 @@ for d in greylist mixed; do
 	spawn "$d" "$STATE/$d.log" "$POLICYD" -f -c "$STATE/$d.conf"
 	wait_ready "$d" 10 test -S "$STATE/$d.sock" || { tail "$STATE/$d.log" >&2; die "$d did not start"; }
 done
+if [ "$CONFIGS" != "greylist mixed" ]; then
+	GL_LUA="redis.call('GET', KEYS[1]) redis.call('GET', KEYS[1] .. 'c')
+  redis.call('SET', KEYS[1], '1', 'PX', 120000)"
+	RL_LUA="for i = 2, 3 do
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '') or 1000
+    redis.call('SET', KEYS[i], tat + 60, 'PX', 60000) end"
+	spawn floor-gl "$STATE/floor-gl.log" "$FLOOR_BIN" -s "$STATE/floor-gl.sock" -r "$REDIS_SOCK" \
+		-k 1 -e "$GL_LUA return 1"
+	spawn floor-mx "$STATE/floor-mx.log" "$FLOOR_BIN" -s "$STATE/floor-mx.sock" -r "$REDIS_SOCK" \
+		-k 3 -e "$GL_LUA $RL_LUA return 1"
+	for d in floor-gl floor-mx; do
+		wait_ready "$d" 10 test -S "$STATE/$d.sock" || { tail "$STATE/$d.log" >&2; die "$d did not start"; }
+	done
+fi
 
 # The lists: 100,000 CIDRs, 100,000 addresses, 100 regexes, 10,000
 # aliases (none matches the load), under the mixed daemon's prefix.
@@ -176,8 +199,7 @@ run_one() {
 	alive "$d" || INVALID="$INVALID; $d died"
 }
 for r in $(seq 1 "$ROUNDS"); do
-	run_one "$r" greylist
-	run_one "$r" mixed
+	for d in $CONFIGS; do run_one "$r" "$d"; done
 done
 # greylisting's verdict names the log line, so the rate limits show in Redis
 [[ " ${ON[*]} " != *" ratelimit "* ]] || [ -n "$(rcli --scan --pattern 'sluice:rl:*' | head -n 1)" ] ||
@@ -190,7 +212,7 @@ median() {
 declare -A MED=()
 echo
 printf '%-15s %10s %7s %7s %7s %8s %9s\n' median req/s p50_us p90_us p99_us cpu/req redis/req
-for d in greylist mixed; do
+for d in $CONFIGS; do
 	for k in rps p50_us p90_us p99_us cpu rcpu; do
 		vals=()
 		for r in $(seq 1 "$ROUNDS"); do [ -n "${RES[$r,$d,$k]:-}" ] && vals+=("${RES[$r,$d,$k]}"); done
@@ -203,11 +225,15 @@ echo "(cpu/req: sluice-policyd's own CPU time per request, redis/req: redis-serv
 ratio=$(awk -v m="${MED[mixed,rps]}" -v g="${MED[greylist,rps]}" 'BEGIN { printf "%.2f", (g > 0 ? m / g : 0) }')
 echo "mixed/greylist requests/s: ${MED[mixed,rps]} / ${MED[greylist,rps]} = ${ratio}x (target >= ${TARGET_RATIO}x)"
 echo "mixed p99: ${MED[mixed,p99_us]} us (target <= $TARGET_P99_US us)"
+if [ "$CONFIGS" != "greylist mixed" ]; then
+	awk -v m="${MED[floor-mx,rps]}" -v g="${MED[floor-gl,rps]}" 'BEGIN {
+		printf "floor-mx/floor-gl requests/s: %s / %s = %.2fx (the best this machine allows)\n", m, g, (g > 0 ? m / g : 0) }'
+fi
 
 # What Redis did per request in the last round, by command (INFO
 # commandstats, reset before each run): where redis/req goes.
 echo "redis per request, round $ROUNDS (calls, usec inside Redis):"
-for d in greylist mixed; do
+for d in $CONFIGS; do
 	awk -F'[:=,]' -v n=$((RES[$ROUNDS,$d,requests] + ${RES[$ROUNDS,$d,warm]:-0})) -v d="$d" '
 		/^cmdstat_/ { sub(/^cmdstat_/, "", $1); if ($1 == "info" || $1 == "config") next
 			out = out sprintf(" %s %.2f/%.1fus", $1, $3 / n, $5 / n) }
