@@ -110,11 +110,12 @@ if [ -n "${SCRAPE:-}" ]; then
 	PIDS[scraper]=$!
 fi
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# user and system ticks, "U S" (fields 14 and 15 of /proc/PID/stat)
+ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-printf '%-6s %-5s %10s %8s %9s\n' round who req/s p99_us cpu/req_us
+printf '%-6s %-5s %10s %8s %9s %8s %8s\n' round who req/s p99_us cpu/req_us usr_us sys_us
 for r in $(seq "$ROUNDS"); do
 	for who in $WHO; do
 		c0=$(ticks "${PIDS[$who]}")
@@ -123,22 +124,26 @@ for r in $(seq "$ROUNDS"); do
 		c1=$(ticks "${PIDS[$who]}")
 		n=$(( $(kv "$out" requests) + $(kv "$out" warm) ))
 		[ "$(kv "$out" errors)" = 0 ] && [ "$n" -gt 0 ] || die "round $r $who: $out"
-		cpu=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", c / hz * 1e6 / n }')
-		printf '%-6s %-5s %10s %8s %9s\n' "$r" "$who" "$(kv "$out" rps)" "$(kv "$out" p99_us)" "$cpu"
-		echo "$who $(kv "$out" rps) $(kv "$out" p99_us) $cpu" >>"$STATE/results"
+		read -r cpu usr sys < <(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" 'BEGIN {
+			split(a, x, " "); split(b, y, " "); u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n
+			printf "%.1f %.1f %.1f\n", u + s, u, s }')
+		printf '%-6s %-5s %10s %8s %9s %8s %8s\n' "$r" "$who" "$(kv "$out" rps)" "$(kv "$out" p99_us)" "$cpu" "$usr" "$sys"
+		echo "$who $(kv "$out" rps) $(kv "$out" p99_us) $cpu $usr $sys" >>"$STATE/results"
 	done
 done
 echo
 declare -A M=()
 for who in $WHO; do
-	for col in 2 3 4; do
+	for col in 2 3 4 5 6; do
 		M[$who,$col]=$(awk -v w="$who" -v c="$col" '$1 == w { print $c }' "$STATE/results" | median)
 	done
-	printf '%-4s median: %s req/s, p99 %s us, %s us CPU per decision\n' "$who" \
-		"${M[$who,2]}" "${M[$who,3]}" "${M[$who,4]}"
+	printf '%-5s median: %s req/s, p99 %s us, %s us CPU per decision (user %s, kernel %s)\n' "$who" \
+		"${M[$who,2]}" "${M[$who,3]}" "${M[$who,4]}" "${M[$who,5]}" "${M[$who,6]}"
 done
 awk -v a="${M[new,4]}" -v b="${M[old,4]}" -v x="${M[new,2]}" -v y="${M[old,2]}" 'BEGIN {
 	printf "new/old CPU per decision: %.2fx (target <= 0.5x); new/old req/s: %.2fx\n", a / b, x / y }'
+awk -v a="${M[new,5]}" -v b="${M[old,5]}" -v c="${M[new,6]}" -v d="${M[old,6]}" 'BEGIN {
+	printf "new/old user space: %.2fx; new/old kernel: %.2fx\n", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
 if [ "$WHO" != "old new" ]; then
 	awk -v f="${M[floor,4]}" -v b="${M[old,4]}" -v a="${M[new,4]}" 'BEGIN {
 		printf "floor/old CPU per request: %.2fx; new above the floor: %.1f us, the target leaves %.1f us\n",
