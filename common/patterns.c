@@ -234,7 +234,8 @@ build_index(struct pattern_list *list)
 	for (i = 0; i < list->exact_count; i++) {
 		uint64_t h = hash_text(list->exact[i]);
 
-		for (j = h & (slots - 1), probes = 1; index[j].v != 0; j = (j + 1) & (slots - 1))
+		for (j = h & (slots - 1), probes = 1; index[j].v != 0 && probes <= INDEX_PROBES_MAX;
+		     j = (j + 1) & (slots - 1))
 			probes++;
 		if (probes > INDEX_PROBES_MAX) {
 			free(index);
