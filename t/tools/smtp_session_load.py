@@ -2,7 +2,8 @@
 """smtp_session_load.py - send N messages over S SMTP sessions and account for each.
 
     smtp_session_load.py [--server HOST:PORT] [--source IP] [--sessions S]
-                 [--messages N] [--from ADDR] [--to ADDR] --tag TAG --out FILE
+                 [--messages N] [--until FILE] [--from ADDR] [--to ADDR]
+                 --tag TAG --out FILE
 
 Like smtp-source, but the sending side's record is exact: FILE gets one
 line per message, "SESSION SEQ NUMBER RESULT CODE TEXT", where RESULT is
@@ -12,11 +13,15 @@ message and would retry), or reject (a 5xx). Messages are numbered
 0..N-1 and handed to the sessions in turn; each carries
 "Subject: TAG NUMBER" and "X-Load: TAG SESSION SEQ", so the receiving
 side can match them. A session reconnects after a 421 or a lost
-connection. The summary goes to stdout:
-"sent=N accepted=A tempfail=T reject=R seconds=S".
+connection. With --until, no message is started once FILE exists (N is
+then the most that are sent): a load that lasts as long as the test
+needs, however fast the machine. The summary goes to stdout:
+"sent=N accepted=A tempfail=T reject=R seconds=S taken=K", K the
+messages the sessions took from the queue (each must have its line).
 """
 import argparse
 import email.utils
+import os
 import queue
 import smtplib
 import sys
@@ -44,14 +49,18 @@ def send_one(conn, args, session, seq, number):
     return code, text
 
 
-def session_main(args, session, work, results, lock):
+def session_main(args, session, work, results, lock, taken):
     conn = None
     seq = 0
     while True:
+        if args.until and os.path.exists(args.until):
+            break
         try:
             number = work.get_nowait()
         except queue.Empty:
             break
+        with lock:
+            taken[0] += 1
         try:
             if conn is None:
                 conn = smtplib.SMTP(args.host, args.port, timeout=60,
@@ -93,6 +102,7 @@ def main():
     ap.add_argument("--source", default="127.0.0.1")
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--until")
     ap.add_argument("--from", dest="sender", default="load@example.test")
     ap.add_argument("--to", dest="rcpt", default="user@example.test")
     ap.add_argument("--tag", required=True)
@@ -106,8 +116,9 @@ def main():
         work.put(n)
     results = []
     lock = threading.Lock()
+    taken = [0]
     start = time.monotonic()
-    threads = [threading.Thread(target=session_main, args=(args, s, work, results, lock))
+    threads = [threading.Thread(target=session_main, args=(args, s, work, results, lock, taken))
                for s in range(args.sessions)]
     for t in threads:
         t.start()
@@ -120,8 +131,9 @@ def main():
     count = {"accepted": 0, "tempfail": 0, "reject": 0}
     for line in results:
         count[line.split()[3]] += 1
-    print("sent=%d accepted=%d tempfail=%d reject=%d seconds=%.1f"
-          % (len(results), count["accepted"], count["tempfail"], count["reject"], seconds))
+    print("sent=%d accepted=%d tempfail=%d reject=%d seconds=%.1f taken=%d"
+          % (len(results), count["accepted"], count["tempfail"], count["reject"], seconds,
+             taken[0]))
     return 0
 
 
