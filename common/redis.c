@@ -44,6 +44,7 @@
 
 #include "metrics_sluice.h"
 #include "redis.h"
+#include "resp.h"
 
 #define BACKOFF_FIRST_MS	100
 #define BACKOFF_MAX_MS		5000
@@ -518,66 +519,11 @@ redis_command_argv(struct redis_client *client, int argc,
 	return reply;
 }
 
-/* Decimal digits of v at the end of buf[0..24); returns where they start. */
-static char *
-put_decimal(char *end, size_t v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
-}
-
-/* Appends "<mark><n>\r\n" at out[*o]; false when it does not fit. */
-static bool
-put_header(char *out, size_t size, size_t *o, char mark, size_t n)
-{
-	char digits[24], *d = put_decimal(digits + sizeof(digits), n);
-	size_t len = (size_t)(digits + sizeof(digits) - d);
-
-	if (*o + 1 + len + 2 > size)
-		return false;
-	out[(*o)++] = mark;
-	memcpy(out + *o, d, len);
-	*o += len;
-	memcpy(out + *o, "\r\n", 2);
-	*o += 2;
-	return true;
-}
-
-/*
- * The RESP text of one command, what redisFormatCommandArgv() makes,
- * into buf without an allocation per argument (hiredis 0.14 builds it
- * with sds and a printf-like formatter, a few percent of a policy
- * decision). Its length, or 0 when it does not fit in size.
- */
-static size_t
-format_command(char *buf, size_t size, int argc, const char **argv)
-{
-	size_t o = 0;
-	int i;
-
-	if (!put_header(buf, size, &o, '*', (size_t)argc))
-		return 0;
-	for (i = 0; i < argc; i++) {
-		size_t len = strlen(argv[i]);
-
-		if (!put_header(buf, size, &o, '$', len) || o + len + 2 > size)
-			return 0;
-		memcpy(buf + o, argv[i], len);
-		o += len;
-		memcpy(buf + o, "\r\n", 2);
-		o += 2;
-	}
-	return o;
-}
-
 static int
 append_command(redisContext *ctx, int argc, const char **argv)
 {
 	char buf[4096];
-	size_t len = format_command(buf, sizeof(buf), argc, argv);
+	size_t len = resp_format_command(buf, sizeof(buf), argc, argv);
 
 	if (len == 0)		/* a long one: let hiredis format it */
 		return redisAppendCommandArgv(ctx, argc, argv, NULL);
