@@ -53,7 +53,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 PROGS := $(BUILD)/sluice-policyd $(BUILD)/sluice-milter $(BUILD)/sluice-keygen $(BUILD)/sluice-ctl
 
 .PHONY: all deps check unit integration asan demo demo-stop install clean man-lint deb
-.PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists bench-patterns
+.PHONY: bench-dkim bench-greylist bench-mixed bench-lists-lookup bench-lists
 .PHONY: bench-policyd-cpu
 .PHONY: bench-access
 .PHONY: bench-rcptval
@@ -196,13 +196,6 @@ bench-rcptval: deps $(BUILD)/sluice-policyd
 
 bench-lists-lookup: $(BUILD)/bench/lists-lookup
 	@$(BUILD)/bench/lists-lookup $(REDIS_SOCKET)
-
-# One exact-item lookup in 100,000 addresses: the hash index against the
-# sorted array (bench/patterns-index.c).
-$(BUILD)/bench/patterns-index: $(BUILD)/bench/patterns-index.o $(BUILD)/libsluice.a
-	$(CC) $(LDFLAGS) -o $@ $^ -lpcre2-8 -lpthread
-bench-patterns: $(BUILD)/bench/patterns-index
-	@$(BUILD)/bench/patterns-index
 
 # What the access decisions cost per request (bench/access-decide.c).
 $(BUILD)/bench/access-decide: $(BUILD)/bench/access-decide.o $(BUILD)/libsluice.a

@@ -17,11 +17,9 @@
  *                          item (length, regex syntax and compiled size);
  *                          the config check (-t) uses it, so sluice.conf
  *                          and the Redis lists accept the same regexes.
- *   pattern_list_seal()    sorts and indexes the exact items (a hash,
- *                          bounded probes; a binary search if it cannot
- *                          be made) and merges the networks into a range
- *                          set (ipset.h); call it once after the last
- *                          add, before matching.
+ *   pattern_list_seal()    sorts the items for binary search and merges the
+ *                          networks into a range set (ipset.h); call it
+ *                          once after the last add, before matching.
  *   pattern_match_address() the address itself, its domain, or a regex.
  *   pattern_match_domain()  the domain, or with parents=true also any
  *                          parent ("mail.example.com" matches "example.com").
@@ -75,15 +73,9 @@ struct pattern_regex {
 /* A block of the arena that holds the exact items' text (patterns.c). */
 struct pattern_chunk;
 
-/* A slot of the exact items' hash index (patterns.c). */
-struct pattern_slot;
-
 struct pattern_list {
 	char **exact;		/* lowercase addresses and domains, sorted */
 	size_t exact_count, exact_cap;
-	struct pattern_slot *index;	/* exact[] by hash once sealed, or NULL */
-	size_t index_mask;		/* slots - 1 */
-	unsigned index_probes;		/* the longest probe sequence in index */
 	struct pattern_chunk *chunks;	/* where exact[i] point */
 	struct pattern_regex *regex;	/* sorted by source once sealed */
 	size_t regex_count, regex_cap;
