@@ -10,7 +10,7 @@
  * for the address and its wildcard: the design not taken); an IP lookup in
  * sluice:permit:ip; and an address tried against 1,000 /regex/ members
  * that it does not match: ending in a literal (/.*@hoster1\.example/,
- * which the literal-tail test of patterns.c skips) and not
+ * which the literal-tail test of pattern_regex.c skips) and not
  * (/.*@hoster1\.example.* /, which runs). Medians of 5 runs each; timings, never tests.
  */
 #include <stdio.h>

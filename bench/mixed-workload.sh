@@ -11,9 +11,10 @@
 # Two sluice-policyd daemons on one Redis: "greylist" (redis.prefix
 # "bgl:", greylisting only, no lists under its prefix) and "mixed"
 # (prefix "sluice:", greylisting plus every snippet of SNIPPETS that
-# `sluice-policyd -t` accepts, the lists loaded). Interleaved rounds of
-# bench/policy-load (greylist, mixed, greylist, mixed, ...; round r gives
-# both seed r), the medians and the ratio. Target: mixed >= 0.8x the
+# `sluice-policyd -t` accepts, the lists loaded); and the two floor
+# servers of FLOOR below. Interleaved rounds of bench/policy-load (each
+# server in turn, then again; round r gives every server seed r), the
+# medians and the ratios. Target: mixed >= 0.8x the
 # requests/s of greylisting alone, mixed p99 <= 2 ms.
 #
 # Environment: ROUNDS [5] DURATION [10] WARMUP [1] CONNS [8] POOL [1000000]
@@ -25,7 +26,8 @@
 #   with the Redis calls of each config (greylisting's two GETs and a SET of
 #   a new key; those and two GCRA steps, a GET and a SET on two more new
 #   keys) and no work of their own: their ratio is what an implementation
-#   of this shape, on this machine and this Redis, can reach at best.
+#   of this shape, on this machine and this Redis, can reach at best. Their
+#   keys are in Redis database 1, flushed before the memory phase.
 # Exit: 0 target met, 1 not met, 2 invalid run.
 set -u
 
@@ -117,9 +119,9 @@ if [ "$CONFIGS" != "greylist mixed" ]; then
     local tat = tonumber(redis.call('GET', KEYS[i]) or '') or 1000
     redis.call('SET', KEYS[i], tat + 60, 'PX', 60000) end"
 	spawn floor-gl "$STATE/floor-gl.log" "$FLOOR_BIN" -s "$STATE/floor-gl.sock" -r "$REDIS_SOCK" \
-		-k 1 -e "$GL_LUA return 1"
+		-n 1 -k 1 -e "$GL_LUA return 1"
 	spawn floor-mx "$STATE/floor-mx.log" "$FLOOR_BIN" -s "$STATE/floor-mx.sock" -r "$REDIS_SOCK" \
-		-k 3 -e "$GL_LUA $RL_LUA return 1"
+		-n 1 -k 3 -e "$GL_LUA $RL_LUA return 1"
 	for d in floor-gl floor-mx; do
 		wait_ready "$d" 10 test -S "$STATE/$d.sock" || { tail "$STATE/$d.log" >&2; die "$d did not start"; }
 	done
@@ -221,7 +223,7 @@ for d in $CONFIGS; do
 	printf '%-15s %10s %7s %7s %7s %8s %9s\n' "$d" "${MED[$d,rps]}" "${MED[$d,p50_us]}" \
 		"${MED[$d,p90_us]}" "${MED[$d,p99_us]}" "${MED[$d,cpu]}" "${MED[$d,rcpu]}"
 done
-echo "(cpu/req: sluice-policyd's own CPU time per request, redis/req: redis-server's, in us)"
+echo "(cpu/req: the policy server's own CPU time per request, redis/req: redis-server's, in us)"
 ratio=$(awk -v m="${MED[mixed,rps]}" -v g="${MED[greylist,rps]}" 'BEGIN { printf "%.2f", (g > 0 ? m / g : 0) }')
 echo "mixed/greylist requests/s: ${MED[mixed,rps]} / ${MED[greylist,rps]} = ${ratio}x (target >= ${TARGET_RATIO}x)"
 echo "mixed p99: ${MED[mixed,p99_us]} us (target <= $TARGET_P99_US us)"
@@ -249,6 +251,7 @@ if [ "$BURST" -gt 0 ]; then
 	wait_ready burst 10 test -S "$STATE/burst.sock" || die "burst daemon did not start"
 	mem() { rcli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 	keys() { rcli --scan --pattern 'brl:rl:*' | wc -l; }
+	rcli -n 1 FLUSHDB >/dev/null	# the floors' keys (FLOOR), not this phase's
 	sleep 5	# the rounds' short-lived rate-limit keys run out first
 	m0=$(mem)
 	# clients are drawn from the pool (one per 4 triplets): a pool 40x the

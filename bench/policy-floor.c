@@ -3,11 +3,14 @@
  * request: the floor that sluice-policyd's own cost is measured against.
  *
  *   policy-floor -s SOCKET -r REDIS_SOCKET [-t THREADS] [-k KEYS] [-e SCRIPT]
+ *                [-n DB]
  *
  * Each of THREADS (default 4, as sluice-policyd's workers) runs an epoll
  * loop with its own Redis connection. A request is read up to its empty
  * line, not parsed; for it one EVAL of SCRIPT with KEYS keys (default 1,
- * each key new: a counter per thread) is queued, and every request of one
+ * each key new: "f<pid>.<thread>:<counter>:<i>") is queued, in Redis
+ * database DB (default 0: a bench gives its floors one of their own, to
+ * flush them), and every request of one
  * wakeup goes to Redis in one write, as sluice-policyd batches them. Each
  * Redis reply sends "action=DUNNO" and the empty line, in request order,
  * so SCRIPT must return a one-line RESP value (a status or an integer, as
@@ -38,11 +41,14 @@
 #define QUEUE_MAX	4096	/* answers waiting for Redis, per thread */
 #define OUT_BUF		(1 << 20)
 #define REPLY_BUF	(1 << 16)
+#define SCRIPT_MAX	4096	/* bytes of -e: an EVAL always fits in OUT_BUF */
+#define KEY_MAX		64
 
 static int listen_fd;
 static const char *redis_path;
 static const char *script = "return redis.call('SET', KEYS[1], '1', 'PX', '60000')";
 static int nkeys = 1;
+static int database;
 
 static void
 die(const char *what)
@@ -78,13 +84,15 @@ struct loop {
 	size_t reply_len;
 };
 
-/* One EVAL of the script, its keys new: "f<thread>:<seq>:<key>". */
+/* One EVAL of the script, its keys new. The room check counts the
+ * whole command: the script, the headers, KEY_MAX bytes a key. */
 static void
 queue_eval(struct loop *l, int fd)
 {
+	size_t need = strlen(script) + 64 + (size_t)nkeys * (KEY_MAX + 16);
 	int i, n;
 
-	if (l->qtail - l->qhead >= QUEUE_MAX || l->out_len + 4096 > OUT_BUF) {
+	if (l->qtail - l->qhead >= QUEUE_MAX || l->out_len + need > OUT_BUF) {
 		errno = ENOBUFS;
 		die("queue");
 	}
@@ -94,8 +102,9 @@ queue_eval(struct loop *l, int fd)
 		     3 + nkeys, strlen(script), script, nkeys >= 10 ? 2 : 1, nkeys);
 	l->out_len += (size_t)n;
 	for (i = 0; i < nkeys; i++) {
-		char key[64];
-		int kl = snprintf(key, sizeof(key), "f%ld:%lu:%d", l->id, l->seq, i);
+		char key[KEY_MAX];
+		int kl = snprintf(key, sizeof(key), "f%ld.%ld:%lu:%d", (long)getpid(), l->id,
+				  l->seq, i);
 
 		n = snprintf(l->out + l->out_len, OUT_BUF - l->out_len, "$%d\r\n%s\r\n", kl, key);
 		l->out_len += (size_t)n;
@@ -162,6 +171,15 @@ loop_main(void *arg)
 
 	if (epfd < 0)
 		die("epoll_create1");
+	if (database > 0) {
+		char select[64];
+		int n = snprintf(select, sizeof(select), "*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n",
+				 database >= 10 ? 2 : 1, database);
+
+		if (write(redis_fd, select, (size_t)n) != n || read(redis_fd, select, 5) != 5
+		    || memcmp(select, "+OK\r\n", 5) != 0)
+			die("SELECT");
+	}
 	ev.data.fd = listen_fd;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
 	ev.events = EPOLLIN;
@@ -215,18 +233,20 @@ main(int argc, char **argv)
 	pthread_t tid;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:r:t:k:e:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:r:t:k:e:n:")) != -1) {
 		switch (opt) {
 		case 's': path = optarg; break;
 		case 'r': redis_path = optarg; break;
 		case 't': threads = strtol(optarg, NULL, 10); break;
 		case 'k': nkeys = atoi(optarg); break;
 		case 'e': script = optarg; break;
+		case 'n': database = atoi(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (path == NULL || redis_path == NULL || threads < 1 || threads > 64
-	    || nkeys < 1 || nkeys > 99 || strlen(path) >= sizeof(sa.sun_path))
+	    || nkeys < 1 || nkeys > 99 || strlen(script) > SCRIPT_MAX
+	    || database < 0 || database > 15 || strlen(path) >= sizeof(sa.sun_path))
 		goto usage;
 	signal(SIGPIPE, SIG_IGN);
 	strcpy(sa.sun_path, path);
@@ -247,6 +267,7 @@ main(int argc, char **argv)
 	for (;;)
 		pause();
 usage:
-	fprintf(stderr, "usage: policy-floor -s SOCKET -r REDIS_SOCKET [-t THREADS] [-k KEYS] [-e SCRIPT]\n");
+	fprintf(stderr, "usage: policy-floor -s SOCKET -r REDIS_SOCKET [-t THREADS] [-k KEYS]"
+		" [-e SCRIPT] [-n DB]\n");
 	return 2;
 }

@@ -10,9 +10,10 @@
 # allow_networks empty: every request is a new triplet, so a decision is
 # one Lua call) and its own key prefix. Then ROUNDS interleaved rounds
 # (old, new, old, new, ...) of the same load (bench/policy-load from
-# NEW_BUILD, CONNS connections, DURATION s); for each: requests/s, p99,
-# and the daemon's CPU time (utime + stime from /proc, warm-up included)
-# per request, without Redis's share. Prints medians and new/old ratios.
+# NEW_BUILD, CONNS connections, DURATION s; with FLOOR, old, new, floor,
+# ...); for each: requests/s, p99, and the daemon's CPU time (utime +
+# stime from /proc, warm-up included, also apart) per request, without
+# Redis's share. Prints medians and the new/old and floor/old ratios.
 # Absolute figures move 2-3x between days on a shared machine; the ratio
 # of one run, rounds interleaved, is the figure to quote.
 #

@@ -1,12 +1,12 @@
 /*
  * regex-mdwe.c - what MemoryDenyWriteExecute=yes (the systemd units)
  * costs the lists' regexes: PCRE2's JIT cannot get executable memory
- * under it, so common/patterns.c matches with the interpreter.
+ * under it, so common/pattern_regex.c matches with the interpreter.
  *
  *   build/bench/regex-mdwe [ROUNDS] [LOOKUPS]
  *
  * Two lists of 100 regexes, the shapes admins write: "tail", each ending
- * in a literal ("/.*@hosterN\.de/", which patterns.c prefilters by that
+ * in a literal ("/.*@hosterN\.de/", which pattern_regex.c prefilters by that
  * literal, so few regexes run per address), and "notail" (a literal in
  * the middle, "/.*spamN.+/": every regex runs on every address). For each
  * list, ROUNDS (5) interleaved rounds of two child processes, one as the

@@ -26,7 +26,7 @@
  *   pattern_match_ip()      any network contains the address: a binary
  *                          search, O(log n), however long the list.
  *   pattern_regex_tail()   the literal every match of a regex ends with
- *                          (patterns.c says what counts): the lookup's
+ *                          (pattern_regex.c says what counts): the lookup's
  *                          cheap first test.
  *   pattern_list_bytes()   the heap bytes the list holds (its arrays, the
  *                          text, the compiled regexes; not malloc's own

@@ -167,6 +167,7 @@ sending_side() {
 taken() { sed -n 's/.* taken=\([0-9]*\).*/\1/p' "$1"; }
 OUT_SENT=$(taken "$T_STATE/load.summary")
 IN_SENT=$(taken "$T_STATE/load-in.summary")
+IN_SENT=${IN_SENT:--1}	# no summary: the checks below fail, cleanly
 sending_side "$T_STATE/load.txt" "$OUT_SENT" outbound
 sending_side "$T_STATE/load-in.txt" "$IN_SENT" inbound
 

@@ -8,7 +8,7 @@
  * skipped), checks that the filter bites (an RWX mapping is refused),
  * and then that the lists' regexes still match as before: PCRE2's JIT
  * cannot get executable memory here, pcre2_jit_compile() fails, and
- * common/patterns.c's matches run in the interpreter, with the same
+ * common/pattern_regex.c's matches run in the interpreter, with the same
  * match, depth and heap limits. (Whether the JIT ran is printed.) */
 #include <stdarg.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis.h>
+#include <hiredis/hiredis.h>
 
 #include "resp.h"
 
