@@ -181,7 +181,7 @@ man-lint: all
 # (bench/README). ROUNDS= and DURATION= (seconds) shorten or lengthen it.
 $(BUILD)/bench/policy-load: $(BUILD)/bench/policy-load.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
-$(BUILD)/bench/policy-floor: $(BUILD)/bench/policy-floor.o
+$(BUILD)/bench/policy-floor: $(BUILD)/bench/policy-floor.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 # The cost of one lookup in the list cache, next to a lookup per message

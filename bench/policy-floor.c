@@ -36,19 +36,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "resp.h"
+
 #define FD_MAX		4096	/* connections per thread, by fd number */
 #define REQ_BUF		8192
 #define QUEUE_MAX	4096	/* answers waiting for Redis, per thread */
 #define OUT_BUF		(1 << 20)
 #define REPLY_BUF	(1 << 16)
-#define SCRIPT_MAX	4096	/* bytes of -e: an EVAL always fits in OUT_BUF */
+#define SCRIPT_MAX	4096	/* bytes of -e: a wakeup's EVALs fit in OUT_BUF */
 #define KEY_MAX		64
+#define KEYS_MAX	99
 
 static int listen_fd;
 static const char *redis_path;
 static const char *script = "return redis.call('SET', KEYS[1], '1', 'PX', '60000')";
 static int nkeys = 1;
 static int database;
+static long pid;		/* in the key names: two floors on one Redis */
 
 static void
 die(const char *what)
@@ -84,31 +88,31 @@ struct loop {
 	size_t reply_len;
 };
 
-/* One EVAL of the script, its keys new. The room check counts the
- * whole command: the script, the headers, KEY_MAX bytes a key. */
+/* One EVAL of the script, its keys new, in sluice's own formatter. */
 static void
 queue_eval(struct loop *l, int fd)
 {
-	size_t need = strlen(script) + 64 + (size_t)nkeys * (KEY_MAX + 16);
-	int i, n;
+	char keys[KEYS_MAX][KEY_MAX], count[12];
+	const char *argv[3 + KEYS_MAX] = { "EVAL", script, count };
+	size_t n;
+	int i;
 
-	if (l->qtail - l->qhead >= QUEUE_MAX || l->out_len + need > OUT_BUF) {
+	if (l->qtail - l->qhead >= QUEUE_MAX) {
 		errno = ENOBUFS;
 		die("queue");
 	}
-	l->queue[l->qtail++ % QUEUE_MAX] = fd;
-	n = snprintf(l->out + l->out_len, OUT_BUF - l->out_len,
-		     "*%d\r\n$4\r\nEVAL\r\n$%zu\r\n%s\r\n$%d\r\n%d\r\n",
-		     3 + nkeys, strlen(script), script, nkeys >= 10 ? 2 : 1, nkeys);
-	l->out_len += (size_t)n;
+	snprintf(count, sizeof(count), "%d", nkeys);
 	for (i = 0; i < nkeys; i++) {
-		char key[KEY_MAX];
-		int kl = snprintf(key, sizeof(key), "f%ld.%ld:%lu:%d", (long)getpid(), l->id,
-				  l->seq, i);
-
-		n = snprintf(l->out + l->out_len, OUT_BUF - l->out_len, "$%d\r\n%s\r\n", kl, key);
-		l->out_len += (size_t)n;
+		snprintf(keys[i], sizeof(keys[i]), "f%ld.%ld:%lu:%d", pid, l->id, l->seq, i);
+		argv[3 + i] = keys[i];
 	}
+	if ((n = resp_format_command(l->out + l->out_len, OUT_BUF - l->out_len, 3 + nkeys,
+				     argv)) == 0) {
+		errno = ENOBUFS;
+		die("queue");
+	}
+	l->out_len += n;
+	l->queue[l->qtail++ % QUEUE_MAX] = fd;
 	l->seq++;
 }
 
@@ -172,11 +176,13 @@ loop_main(void *arg)
 	if (epfd < 0)
 		die("epoll_create1");
 	if (database > 0) {
-		char select[64];
-		int n = snprintf(select, sizeof(select), "*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n",
-				 database >= 10 ? 2 : 1, database);
+		char select[64], db[12];
+		const char *argv[] = { "SELECT", db };
+		size_t n;
 
-		if (write(redis_fd, select, (size_t)n) != n || read(redis_fd, select, 5) != 5
+		snprintf(db, sizeof(db), "%d", database);
+		n = resp_format_command(select, sizeof(select), 2, argv);
+		if (write(redis_fd, select, n) != (ssize_t)n || read(redis_fd, select, 5) != 5
 		    || memcmp(select, "+OK\r\n", 5) != 0)
 			die("SELECT");
 	}
@@ -245,10 +251,11 @@ main(int argc, char **argv)
 		}
 	}
 	if (path == NULL || redis_path == NULL || threads < 1 || threads > 64
-	    || nkeys < 1 || nkeys > 99 || strlen(script) > SCRIPT_MAX
+	    || nkeys < 1 || nkeys > KEYS_MAX || strlen(script) > SCRIPT_MAX
 	    || database < 0 || database > 15 || strlen(path) >= sizeof(sa.sun_path))
 		goto usage;
 	signal(SIGPIPE, SIG_IGN);
+	pid = (long)getpid();
 	strcpy(sa.sun_path, path);
 	unlink(path);
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
