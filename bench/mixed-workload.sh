@@ -45,8 +45,9 @@ KEEP=${KEEP:-0}
 LOAD=$BUILD/bench/policy-load
 POLICYD=$BUILD/sluice-policyd
 FLOOR_BIN=$BUILD/bench/policy-floor
+FLOOR=${FLOOR:-1}
 CONFIGS="greylist mixed"
-[ "${FLOOR:-1}" = 1 ] && CONFIGS="floor-gl floor-mx greylist mixed"
+[ "$FLOOR" = 1 ] && CONFIGS="floor-gl floor-mx greylist mixed"
 TARGET_RATIO=0.8
 TARGET_P99_US=2000
 
@@ -57,7 +58,7 @@ int_ok "$BURST" 0 1000000 || die "BURST must be 0..1000000"
 [ "$(id -u)" -eq 0 ] || die "run as root"
 [ -x "$POLICYD" ] || die "$POLICYD not found: run make"
 [ -x "$LOAD" ] || die "$LOAD not found: run make $BUILD/bench/policy-load"
-[ "$CONFIGS" = "greylist mixed" ] || [ -x "$FLOOR_BIN" ] || die "$FLOOR_BIN not found: run make $BUILD/bench/policy-floor"
+[ "$FLOOR" != 1 ] || [ -x "$FLOOR_BIN" ] || die "$FLOOR_BIN not found: run make $BUILD/bench/policy-floor"
 [ -d "$SNIPPETS" ] || die "SNIPPETS: $SNIPPETS is not a directory"
 for c in redis-server redis-cli ip awk; do
 	command -v "$c" >/dev/null || die "$c not installed (run tools/deps.sh)"
@@ -112,7 +113,7 @@ for d in greylist mixed; do
 	spawn "$d" "$STATE/$d.log" "$POLICYD" -f -c "$STATE/$d.conf"
 	wait_ready "$d" 10 test -S "$STATE/$d.sock" || { tail "$STATE/$d.log" >&2; die "$d did not start"; }
 done
-if [ "$CONFIGS" != "greylist mixed" ]; then
+if [ "$FLOOR" = 1 ]; then
 	GL_LUA="redis.call('GET', KEYS[1]) redis.call('GET', KEYS[1] .. 'c')
   redis.call('SET', KEYS[1], '1', 'PX', 120000)"
 	RL_LUA="for i = 2, 3 do
@@ -227,7 +228,7 @@ echo "(cpu/req: the policy server's own CPU time per request, redis/req: redis-s
 ratio=$(awk -v m="${MED[mixed,rps]}" -v g="${MED[greylist,rps]}" 'BEGIN { printf "%.2f", (g > 0 ? m / g : 0) }')
 echo "mixed/greylist requests/s: ${MED[mixed,rps]} / ${MED[greylist,rps]} = ${ratio}x (target >= ${TARGET_RATIO}x)"
 echo "mixed p99: ${MED[mixed,p99_us]} us (target <= $TARGET_P99_US us)"
-if [ "$CONFIGS" != "greylist mixed" ]; then
+if [ "$FLOOR" = 1 ]; then
 	awk -v m="${MED[floor-mx,rps]}" -v g="${MED[floor-gl,rps]}" 'BEGIN {
 		printf "floor-mx/floor-gl requests/s: %s / %s = %.2fx (the best this machine allows)\n", m, g, (g > 0 ? m / g : 0) }'
 fi

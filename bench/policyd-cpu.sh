@@ -36,13 +36,14 @@ WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-8}
 LOAD=$NEW/bench/policy-load
 FLOOR_BIN=$NEW/bench/policy-floor
+FLOOR=${FLOOR:-1}
 WHO="old new"
-[ "${FLOOR:-1}" = 1 ] && WHO="old new floor"
+[ "$FLOOR" = 1 ] && WHO="old new floor"
 HZ=$(getconf CLK_TCK)
 
 die() { echo "bench: $*" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
-for f in "$OLD/sluice-policyd" "$NEW/sluice-policyd" "$LOAD" $([ "$WHO" = "old new" ] || echo "$FLOOR_BIN"); do
+for f in "$OLD/sluice-policyd" "$NEW/sluice-policyd" "$LOAD" $([ "$FLOOR" != 1 ] || echo "$FLOOR_BIN"); do
 	[ -x "$f" ] || die "$f not found: build it first"
 done
 
@@ -67,6 +68,17 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
+# await NAME: until the server NAME answers on $STATE/NAME.sock (5 s)
+await() {
+	local name=$1
+	for _ in $(seq 50); do
+		[ -S "$STATE/$name.sock" ] && return 0
+		sleep 0.1
+	done
+	tail "$STATE/$name.log" >&2
+	die "$name did not start"
+}
+
 # start NAME BUILD: a daemon of BUILD answering on $STATE/NAME.sock.
 start() {
 	local name=$1 build=$2 spf= extra=
@@ -87,23 +99,17 @@ EOF
 	chmod 0644 "$STATE/$name.conf"
 	"$build/sluice-policyd" -f -c "$STATE/$name.conf" >"$STATE/$name.log" 2>&1 &
 	PIDS[$name]=$!
-	for _ in $(seq 50); do
-		[ -S "$STATE/$name.sock" ] && return 0
-		sleep 0.1
-	done
-	tail "$STATE/$name.log" >&2
-	die "$name did not start"
+	await "$name"
 }
 start old "$OLD"
 start new "$NEW"
-if [ "$WHO" != "old new" ]; then
+if [ "$FLOOR" = 1 ]; then
 	# the greylisting script's Redis calls for a new triplet: two GETs, a SET
 	"$FLOOR_BIN" -s "$STATE/floor.sock" -r "$REDIS_SOCK" -t 4 \
 		-e "redis.call('GET', KEYS[1]) redis.call('GET', KEYS[1] .. 'c') return redis.call('SET', KEYS[1], '1', 'PX', '60000')" \
 		>"$STATE/floor.log" 2>&1 &
 	PIDS[floor]=$!
-	for _ in $(seq 50); do [ -S "$STATE/floor.sock" ] && break; sleep 0.1; done
-	[ -S "$STATE/floor.sock" ] || die "floor did not start"
+	await floor
 fi
 
 if [ -n "${SCRAPE:-}" ]; then
@@ -145,7 +151,7 @@ awk -v a="${M[new,4]}" -v b="${M[old,4]}" -v x="${M[new,2]}" -v y="${M[old,2]}" 
 	printf "new/old CPU per decision: %.2fx (target <= 0.5x); new/old req/s: %.2fx\n", a / b, x / y }'
 awk -v a="${M[new,5]}" -v b="${M[old,5]}" -v c="${M[new,6]}" -v d="${M[old,6]}" 'BEGIN {
 	printf "new/old user space: %.2fx; new/old kernel: %.2fx\n", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
-if [ "$WHO" != "old new" ]; then
+if [ "$FLOOR" = 1 ]; then
 	awk -v f="${M[floor,4]}" -v b="${M[old,4]}" -v a="${M[new,4]}" 'BEGIN {
 		printf "floor/old CPU per request: %.2fx; new above the floor: %.1f us, the target leaves %.1f us\n",
 			f / b, a - f, b / 2 - f }'
